@@ -1,0 +1,24 @@
+"""Alembic environment: runs on the connection handed over by mlv.db.migrate()."""
+
+from alembic import context
+
+import mlv.models  # noqa: F401  (registers the tables)
+from sqlmodel import SQLModel
+
+target_metadata = SQLModel.metadata
+connection = context.config.attributes.get("connection")
+
+if connection is None:  # `alembic` command line: use the configured URL
+    from mlv.config import get_settings
+    from mlv.db import make_engine
+
+    engine = make_engine(get_settings().db_url)
+    with engine.begin() as connection:
+        context.configure(connection=connection, target_metadata=target_metadata,
+                          render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+else:
+    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
