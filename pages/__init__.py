@@ -1,0 +1,3 @@
+"""NiceGUI pages, one module per page; importing this package registers them."""
+
+from pages import dashboard  # noqa: F401

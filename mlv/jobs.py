@@ -1,0 +1,193 @@
+"""The background jobs (APScheduler, in the app's process) and their live status.
+
+Blocking work (HTTP to mailcow, SQL) runs in a worker thread, never on the event loop.
+Each job has one status record the API and the pages read; a run never overlaps itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+from mlv.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobStatus:
+    name: str
+    description: str
+    interval: str | None = None
+    schedule: str | None = None
+    status: str = "idle"  # idle | running | success | failed | scheduled
+    last_run: datetime | None = None
+    last_duration_s: float | None = None
+    error: str | None = None
+    pending_items: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def public(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["last_run"] = self.last_run.strftime("%Y-%m-%dT%H:%M:%SZ") if self.last_run else None
+        return data
+
+
+JOB_SPECS: dict[str, dict[str, str]] = {
+    "fetch_logs": {"description": "Imports Postfix, Rspamd, Netfilter and Dovecot logs from the mailcow API"},
+    "complete_correlations": {"interval": "120 seconds (2 minutes)",
+                              "description": "Joins Rspamd results to messages whose Postfix lines came first"},
+    "update_final_status": {"interval": "120 seconds (2 minutes)",
+                            "description": "Counts messages still waiting for a final delivery status"},
+    "expire_correlations": {"interval": "60 seconds (1 minute)",
+                            "description": "Counts correlations with no news for 10 minutes that never completed"},
+    "cleanup_logs": {"schedule": "Daily at 2 AM", "description": "Removes logs older than the retention period"},
+    "check_app_version": {"interval": "6 hours", "description": "Checks for application updates"},
+    "dns_check": {"interval": "6 hours",
+                  "description": "Validates DNS records (SPF, DKIM, DMARC) for all active domains"},
+    "update_geoip": {"schedule": "Weekly (Sunday 3 AM)",
+                     "description": "Updates MaxMind GeoIP databases for DMARC source IP enrichment"},
+}
+
+
+class JobRegistry:
+    """Status of every job; thread-safe, readable at any time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[str] = set()
+        self.jobs = {name: JobStatus(name=name, **spec) for name, spec in JOB_SPECS.items()}
+
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {name: job.public() for name, job in self.jobs.items()}
+
+    def run(self, name: str, work: Callable[[], dict[str, Any] | None]) -> bool:
+        """Run `work` (blocking) under the job's status; False when it is already running."""
+        with self._lock:
+            if name in self._running:
+                return False
+            self._running.add(name)
+            job = self.jobs[name]
+            job.status, job.error = "running", None
+        started = time.monotonic()
+        try:
+            details = work() or {}
+        except Exception as exc:  # a job must never take the app down; its status says why
+            log.warning("job %s failed: %s", name, exc)
+            with self._lock:
+                job.status, job.error = "failed", str(exc)[:500] or type(exc).__name__
+        else:
+            with self._lock:
+                job.status = "scheduled" if job.schedule else "success"
+                job.pending_items = details.pop("pending_items", job.pending_items)
+                job.details = details
+        finally:
+            with self._lock:
+                job.last_run = datetime.now(UTC)
+                job.last_duration_s = round(time.monotonic() - started, 3)
+                self._running.discard(name)
+        return True
+
+
+registry = JobRegistry()
+
+
+def cleanup_old(engine: Engine, retention_days: int, *, now: float | None = None) -> dict[str, int]:
+    """Delete log lines and finished messages older than the retention period."""
+    cutoff = int((now or time.time()) - retention_days * 86400)
+    deleted: dict[str, int] = {}
+    with engine.begin() as conn:
+        for table in ("postfix_log", "rspamd_log", "netfilter_log", "dovecot_log"):
+            deleted[table] = conn.execute(text(f"DELETE FROM {table} WHERE time < :c"), {"c": cutoff}).rowcount
+        old = "SELECT id FROM message WHERE last_seen < :c"
+        conn.execute(text(f"DELETE FROM delivery WHERE message_ref IN ({old})"), {"c": cutoff})
+        conn.execute(text(f"DELETE FROM message_queue WHERE message_ref IN ({old}) OR "
+                          "(message_ref IS NULL AND last_seen < :c)"), {"c": cutoff})
+        deleted["message"] = conn.execute(text("DELETE FROM message WHERE last_seen < :c"), {"c": cutoff}).rowcount
+        conn.execute(text("DELETE FROM import_gap WHERE detected_at < :c"), {"c": cutoff})
+    return deleted
+
+
+def pending_counts(engine: Engine, *, now: float | None = None) -> dict[str, int]:
+    """Messages waiting for news: still deferred, and open ones with no news for 10 minutes."""
+    stale_before = int((now or time.time()) - 600)
+    with engine.connect() as conn:
+        deferred = conn.execute(text("SELECT COUNT(*) FROM message WHERE final_status = 'deferred'")).scalar_one()
+        stale = conn.execute(text("SELECT COUNT(*) FROM message WHERE is_complete = false AND last_seen < :t "
+                                  "AND (final_status IS NULL OR final_status <> 'deferred')"),
+                             {"t": stale_before}).scalar_one()
+        no_rspamd = conn.execute(text("SELECT COUNT(*) FROM message WHERE rspamd_ref IS NULL AND message_id IS NOT "
+                                      "NULL AND kind = 'mail' AND last_seen >= :t"), {"t": stale_before}).scalar_one()
+    return {"deferred": deferred, "stale": stale, "without_rspamd": no_rspamd}
+
+
+class Scheduler:
+    """Owns the APScheduler instance and the mailcow connection of the running app."""
+
+    def __init__(self, settings: Settings, engine: Engine, mailcow_factory: Callable[[], Any]) -> None:
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+        self.settings = settings
+        self.engine = engine
+        self.mailcow_factory = mailcow_factory
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.last_fetch: dict[str, Any] = {}
+
+    def fetch_once(self) -> dict[str, Any]:
+        from mlv.ingest.fetcher import run_fetch
+
+        s = self.settings
+        counts = {"postfix": s.fetch_count_postfix, "rspamd": s.fetch_count_rspamd,
+                  "netfilter": s.fetch_count_netfilter, "dovecot": s.fetch_count_postfix}
+        with self.mailcow_factory() as client:
+            report = run_fetch(self.engine, client, server_id=s.server_id, counts=counts,
+                               extra_domains=s.local_domains, blacklist=s.blacklist_emails)
+        r = report.result
+        self.last_fetch = {"stored": r.stored, "skipped": r.skipped, "gaps": report.gaps}
+        return {"stored": r.stored, "skipped": r.skipped, "messages_created": r.messages_created,
+                "gaps": report.gaps}
+
+    async def _run(self, name: str, work: Callable[[], dict[str, Any] | None]) -> None:
+        await asyncio.to_thread(registry.run, name, work)
+
+    def _pending(self, key: str) -> Callable[[], dict[str, Any]]:
+        def work() -> dict[str, Any]:
+            return {"pending_items": pending_counts(self.engine)[key]}
+        return work
+
+    def start(self) -> None:
+        s = self.settings
+        add = self.scheduler.add_job
+        add(self._run, "interval", seconds=s.fetch_interval, args=["fetch_logs", self.fetch_once],
+            id="fetch_logs", next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)
+        registry.jobs["fetch_logs"].interval = f"{s.fetch_interval} seconds"
+        add(self._run, "interval", seconds=120, args=["complete_correlations", self._pending("without_rspamd")],
+            id="complete_correlations", max_instances=1, coalesce=True)
+        add(self._run, "interval", seconds=120, args=["update_final_status", self._pending("deferred")],
+            id="update_final_status", max_instances=1, coalesce=True)
+        add(self._run, "interval", seconds=60, args=["expire_correlations", self._pending("stale")],
+            id="expire_correlations", max_instances=1, coalesce=True)
+        add(self._run, "cron", hour=2, minute=0,
+            args=["cleanup_logs", lambda: cleanup_old(self.engine, s.retention_days)],
+            id="cleanup_logs", max_instances=1, coalesce=True)
+        registry.jobs["cleanup_logs"].status = "scheduled"
+        self.scheduler.start()
+
+    async def run_now(self, name: str) -> None:
+        """Run a job at once (the status page's "run now")."""
+        job = self.scheduler.get_job(name)
+        if job is not None:
+            await job.func(*job.args)
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
