@@ -32,6 +32,8 @@ from mlv.ingest.store import executemany, insert_sql
 
 MESSAGE_ID_WINDOW = 3 * 86400  # the same Message-ID further apart than this is another message
 LOCAL_RELAYS = ("127.0.0.1", "[::1]", "localhost")
+TEMPORARY_ACTIONS = ("greylist", "soft reject")
+REJECT_STATUS = {"rejected": "rejected", "discarded": "rejected", "held": "deferred"}
 CHUNK = 500
 
 
@@ -253,7 +255,7 @@ class Correlator:
         msg = self.msgs.get(queue.message_ref) if queue.message_ref else None
         if msg is None:
             kind = "dsn" if queue.parent_queue_id else "mail"
-            msg = self._new_msg(queue.first_seen, _key(self.server_id, "q", queue.queue_id, queue.first_seen),
+            msg = self._new_msg(queue.first_seen, _key(self.server_id, "q", queue.queue_id, queue.first_seen, queue.id),
                                 queue_id=queue.queue_id, kind=kind)
             self._attach(queue, msg)
         self._touch(msg, time)
@@ -264,7 +266,7 @@ class Correlator:
         self._touch_queue(queue, queue.last_seen)
         if msg.queue_id is None or queue.first_seen < msg.first_seen:
             msg.queue_id = queue.queue_id
-        if queue.first_seen <= msg.first_seen or msg.ip is None and msg.user is None:
+        if msg.queue_id == queue.queue_id:
             self._origin(msg, queue)
 
     def _origin(self, msg: Msg, queue: Queue) -> None:
@@ -340,7 +342,17 @@ class Correlator:
             d.dsn, d.relay, d.delay, d.reason = r.dsn, r.relay, r.delay, r.reason
             if r.orig_to:
                 d.orig_to = r.orig_to
+                self._supersede(msg, r.orig_to.lower(), rcpt)
         return d
+
+    def _supersede(self, msg: Msg, alias: str, rcpt: str) -> None:
+        """A recipient held back before expansion (greylisted alias) is now delivered as its targets."""
+        if alias == rcpt:
+            return
+        held = self.dlv.get((msg.id, alias))
+        if held is not None and held.status == "deferred" and held.relay is None:
+            del self.dlv[(msg.id, alias)]
+            self._drop_dlv(held)
 
     # ---------------------------------------------------------------- postfix lines
     def add_postfix(self, records: Sequence[PostfixRecord]) -> BatchStats:
@@ -412,7 +424,7 @@ class Correlator:
             target = other
         else:
             target = current or self._new_msg(queue.first_seen,
-                                              _key(self.server_id, "q", queue.queue_id, queue.first_seen),
+                                              _key(self.server_id, "q", queue.queue_id, queue.first_seen, queue.id),
                                               queue_id=queue.queue_id,
                                               kind="dsn" if queue.parent_queue_id else "mail")
             if current is None:
@@ -435,7 +447,9 @@ class Correlator:
     def _on_delivery(self, r: PostfixRecord) -> None:
         queue = self._queue_for(r)
         msg = self._msg_of(queue, r.time)
-        status = DELIVERY_STATUS.get(r.status or "", "deferred" if (r.dsn or "").startswith("4") else "bounced")
+        status = DELIVERY_STATUS.get(r.status or "")
+        if status is None:  # address verification probes (deliverable, undeliverable, ...)
+            return
         relay = r.relay or ""
         if r.related_queue_id and status == "delivered" and relay.split("]")[0].split("[")[-1] in LOCAL_RELAYS:
             # A hand-off to a local content filter: the mail lives on under the new queue id.
@@ -480,7 +494,10 @@ class Correlator:
             queue.removed = True  # cleanup dropped the queue file; no `removed` line follows
             self.open.pop(queue.queue_id, None)
         else:
-            status = "rejected"
+            # reject_warning (status None) changes nothing; a held message waits in the queue.
+            status = REJECT_STATUS.get(r.status or "")
+            if status is None:
+                return
         if r.recipient is not None:
             self._set_dlv(msg, r.recipient, status, r.time, r, queue.queue_id)
         if r.kind == "milter_reject" and msg.rspamd_ref is not None:
@@ -488,9 +505,23 @@ class Correlator:
 
     def _on_bounce_notice(self, r: PostfixRecord) -> None:
         queue = self._queue_for(r)
-        if r.related_queue_id:
-            self._new_queue(r.related_queue_id, r.time, local_origin=True, sender="",
-                            parent_queue_id=queue.queue_id)
+        rid = r.related_queue_id
+        if not rid:
+            return
+        # cleanup logs the notice's message-id just before bounce names its queue id.
+        dsn = self.open.get(rid)
+        if dsn is None or dsn.client_ip or r.time - dsn.first_seen > 60:
+            dsn = self._new_queue(rid, r.time)
+        dsn.local_origin, dsn.parent_queue_id = True, queue.queue_id
+        if dsn.sender is None:
+            dsn.sender = ""
+        self._touch_queue(dsn, r.time)
+        msg = self.msgs.get(dsn.message_ref) if dsn.message_ref else None
+        if msg is not None:
+            msg.kind = "dsn"
+            if msg.queue_id == dsn.queue_id:
+                self._origin(msg, dsn)
+            self._touch(msg, r.time)
 
     # ---------------------------------------------------------------- rspamd rows
     def add_rspamd(self, rows: Sequence[tuple[int, RspamdRecord]]) -> BatchStats:
@@ -516,14 +547,24 @@ class Correlator:
                                     "message_id", need, sid):
                 candidates.setdefault(row["message_id"], []).append((row["id"], rspamd_record_from_row(row)))
         for msg in list(self.msgs.values()):
-            if msg.rspamd_ref is not None or not msg.message_id or msg.message_id not in candidates:
+            if not msg.message_id or msg.message_id not in candidates:
+                continue
+            if msg.rspamd_ref is not None and msg.spam_action not in TEMPORARY_ACTIONS:
                 continue
             near = [(i, r) for i, r in candidates[msg.message_id]
-                    if abs(r.time - msg.first_seen) <= MESSAGE_ID_WINDOW]
-            if near:
-                # The earliest scan is the one of the original delivery (later ones are forwards).
-                rid, rec = min(near, key=lambda p: (p[1].time, p[0]))
-                self._apply_rspamd(msg, rid, rec)
+                    if abs(r.time - msg.first_seen) <= MESSAGE_ID_WINDOW and i != msg.rspamd_ref]
+            if not near:
+                continue
+            # The scan that decided: the earliest final one (later scans of the same Message-ID are
+            # forwards); a greylisted first attempt only counts until the retry is scanned.
+            final = [p for p in near if p[1].action not in TEMPORARY_ACTIONS]
+            if final:
+                rid, rec = min(final, key=lambda p: (p[1].time, p[0]))
+            elif msg.rspamd_ref is None:
+                rid, rec = max(near, key=lambda p: (p[1].time, p[0]))
+            else:
+                continue
+            self._apply_rspamd(msg, rid, rec)
         # A milter reject seen after its rspamd row: fill in the other recipients now.
         redo = [self.msgs[m] for m in self._pending_rspamd_recipients if m in self.msgs]
         if redo:
@@ -641,7 +682,7 @@ class Correlator:
         if dirty:
             sets = ", ".join(f'"{c}" = {marker}' for c in cols if c != "id")
             executemany(conn, f"UPDATE {table} SET {sets} WHERE id = {marker}",
-                        [tuple(getattr(o, c) for c in cols if c != "id") + (o.id,) for o in dirty])
+                        [(*tuple(getattr(o, c) for c in cols if c != "id"), o.id) for o in dirty])
         if new:
             executemany(conn, insert_sql(conn, table, cols, ignore_conflicts=False),
                         [tuple(getattr(o, c) for c in cols) for o in new])

@@ -20,8 +20,6 @@ DELIVERY_STATUS = {
     "deferred": "deferred",
     "bounced": "bounced",
     "expired": "expired",
-    "undeliverable": "bounced",
-    "rejected": "rejected",
 }
 
 # mailcow's internal Docker networks (default IPV4_NETWORK=172.22.1, IPv6 ULA) and loopback:

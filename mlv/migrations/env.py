@@ -1,9 +1,9 @@
 """Alembic environment: runs on the connection handed over by mlv.db.migrate()."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 import mlv.models  # noqa: F401  (registers the tables)
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")

@@ -36,15 +36,19 @@ def compare_with_truth(engine: Engine, truth: list[dict], *, server_id: int = 1)
             if ref is None:
                 problems.append(f"{t['kind']} {t['key']}: no message found")
                 continue
-            msg = conn.execute(text("SELECT direction FROM message WHERE id = :i"), {"i": ref}).one()
+            msg = conn.execute(text("SELECT direction, is_spam, spam_action FROM message WHERE id = :i"),
+                               {"i": ref}).one()
             ours = dict(conn.execute(text("SELECT recipient, status FROM delivery WHERE message_ref = :i"),
                                      {"i": ref}).all())
             want = {r.lower(): s for r, s in t["recipients"].items()}
-            if msg.direction == t["direction"] and ours == want:
+            # The spam verdict is rspamd's: judged where rspamd saw the mail.
+            spam_ok = t["action"] is None or (bool(msg.is_spam) == t["is_spam"] and msg.spam_action == t["action"])
+            if msg.direction == t["direction"] and ours == want and spam_ok:
                 ok += 1
             else:
                 problems.append(f"{t['kind']} {t['key']} q={t['queue_ids']}: direction {msg.direction} vs "
-                                f"{t['direction']}, recipients {ours} vs {want}")
+                                f"{t['direction']}, recipients {ours} vs {want}, spam {msg.spam_action} vs "
+                                f"{t['action']}")
     return (ok / len(truth) if truth else 1.0), problems
 
 
@@ -63,7 +67,7 @@ def test_correlation_matches_ground_truth(engine: Engine) -> None:
     assert {"inbound", "outbound", "internal", "forward", "dsn", "noqueue_reject", "spam_reject"} <= kinds
     rate, problems = compare_with_truth(engine, truth)
     print(f"\ncorrelation vs ground truth: {rate:.2%} of {len(truth)} messages "
-          f"(direction and per-recipient status)")
+          f"(direction, per-recipient status, spam verdict)")
     for line in problems[:15]:
         print("  ", line)
     assert rate >= 0.995, problems[:15]
