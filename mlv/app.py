@@ -51,7 +51,7 @@ def start(settings: Settings) -> Runtime:
         from mlv.mailcow.emulator import Emulator, start_emulator_thread
 
         rt.emulator = Emulator(seed=settings.emulator_seed, rate=settings.emulator_rate,
-                               backfill_seconds=int(settings.emulator_backfill_hours * 3600))
+                               backfill_seconds=int(settings.emulator_backfill_hours * 3600), live=True)
         rt.emulator_handle = start_emulator_thread(rt.emulator)
         rt.mailcow_url, rt.mailcow_key = rt.emulator_handle.url, rt.emulator.api_key
         log.warning("no MAILCOW_URL set: demo mode with the built-in mailcow emulator at %s", rt.mailcow_url)

@@ -51,10 +51,14 @@ class PostgresServer:
         run = lambda *args: subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=60)  # noqa: E731
         run(str(bindir / "initdb"), "-D", str(base / "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8",
             "--locale=C.UTF-8", "--no-sync")
-        run(str(bindir / "pg_ctl"), "-D", str(base / "data"), "-l", str(base / "pg.log"), "-w", "-t", "30", "-o",
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {base} -c fsync=off -c synchronous_commit=off "
-            f"-c full_page_writes=off -c max_connections=200", "start")
-        return cls(port=port, datadir=base / "data", bindir=bindir, as_user=as_user)
+        server = cls(port=port, datadir=base / "data", bindir=bindir, as_user=as_user)
+        server.start_again()
+        return server
+
+    @property
+    def options(self) -> str:
+        return (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.datadir.parent} -c fsync=off "
+                f"-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{dbname}"
@@ -79,7 +83,7 @@ class PostgresServer:
         self._ctl("-m", "fast", "-w", "stop")
 
     def start_again(self) -> None:
-        self._ctl("-l", str(self.datadir.parent / "pg.log"), "-w", "start")
+        self._ctl("-l", str(self.datadir.parent / "pg.log"), "-w", "-t", "30", "-o", self.options, "start")
 
     def stop(self) -> None:
         try:

@@ -141,7 +141,7 @@ class Correlator:
         self.msgs: dict[int, Msg] = {}
         self.by_mid: dict[str, Msg] = {}
         self.by_key: dict[str, Msg] = {}
-        self.dlv: dict[tuple[int, str], Dlv] = {}
+        self.dlv: dict[int, dict[str, Dlv]] = {}  # message id -> recipient -> delivery
         self.t_msg, self.t_queue, self.t_dlv = _Tracker(), _Tracker(), _Tracker()
         self.touched: set[int] = set()
         self.stats = BatchStats()
@@ -204,7 +204,7 @@ class Correlator:
     def _load_deliveries(self, msg_ids: Iterable[int]) -> None:
         for row in self._select("SELECT * FROM delivery WHERE {col} IN ({marks})", "message_ref", msg_ids):
             d = Dlv(**{c: row[c] for c in DLV_COLS})
-            self.dlv[(d.message_ref, d.recipient)] = d
+            self.dlv.setdefault(d.message_ref, {})[d.recipient] = d
 
     # ---------------------------------------------------------------- building blocks
     def _touch(self, msg: Msg, time: int) -> None:
@@ -283,16 +283,15 @@ class Correlator:
             if queue.message_ref == gone.id:
                 queue.message_ref = keep.id
                 self._touch_queue(queue, queue.last_seen)
-        for (ref, rcpt), d in list(self.dlv.items()):
-            if ref == gone.id:
-                del self.dlv[(ref, rcpt)]
-                if (keep.id, rcpt) in self.dlv:
-                    self._drop_dlv(d)
-                    continue
-                d.message_ref = keep.id
-                self.dlv[(keep.id, rcpt)] = d
-                if d.id not in self.t_dlv.new:
-                    self.t_dlv.dirty.add(d.id)
+        kept = self.dlv.setdefault(keep.id, {})
+        for rcpt, d in self.dlv.pop(gone.id, {}).items():
+            if rcpt in kept:
+                self._drop_dlv(d)
+                continue
+            d.message_ref = keep.id
+            kept[rcpt] = d
+            if d.id not in self.t_dlv.new:
+                self.t_dlv.dirty.add(d.id)
         if gone.first_seen < keep.first_seen:
             keep.first_seen, keep.queue_id = gone.first_seen, gone.queue_id
             keep.local_origin, keep.ip, keep.user = gone.local_origin, gone.ip, gone.user
@@ -322,11 +321,12 @@ class Correlator:
     def _set_dlv(self, msg: Msg, recipient: str, status: str, time: int, r: PostfixRecord | None = None,
                  queue_id: str | None = None, *, only_if_missing: bool = False) -> Dlv:
         rcpt = recipient.lower()
-        d = self.dlv.get((msg.id, rcpt))
+        mine = self.dlv.setdefault(msg.id, {})
+        d = mine.get(rcpt)
         if d is None:
             d = Dlv(id=self._new_id("delivery"), server_id=self.server_id, message_ref=msg.id, recipient=rcpt,
                     status=status, time=time, queue_id=queue_id)
-            self.dlv[(msg.id, rcpt)] = d
+            mine[rcpt] = d
             self.t_dlv.new.add(d.id)
         elif only_if_missing:
             return d
@@ -349,9 +349,9 @@ class Correlator:
         """A recipient held back before expansion (greylisted alias) is now delivered as its targets."""
         if alias == rcpt:
             return
-        held = self.dlv.get((msg.id, alias))
+        held = self.dlv.get(msg.id, {}).get(alias)
         if held is not None and held.status == "deferred" and held.relay is None:
-            del self.dlv[(msg.id, alias)]
+            del self.dlv[msg.id][alias]
             self._drop_dlv(held)
 
     # ---------------------------------------------------------------- postfix lines
@@ -463,8 +463,8 @@ class Correlator:
     def _on_expired(self, r: PostfixRecord) -> None:
         queue = self._queue_for(r)
         msg = self._msg_of(queue, r.time)
-        for (ref, _), d in self.dlv.items():
-            if ref == msg.id and d.status == "deferred" and d.queue_id in (queue.queue_id, None):
+        for d in self.dlv.get(msg.id, {}).values():
+            if d.status == "deferred" and d.queue_id in (queue.queue_id, None):
                 d.status, d.time = "expired", r.time
                 if d.id not in self.t_dlv.new:
                     self.t_dlv.dirty.add(d.id)
@@ -623,7 +623,7 @@ class Correlator:
             msg.size = rec.size
         if rec.has_auth and not msg.local_origin and msg.kind != "noqueue":
             msg.local_origin = True
-        statuses = {d.status for (ref, _), d in self.dlv.items() if ref == msg.id}
+        statuses = {d.status for d in self.dlv.get(msg.id, {}).values()}
         # A milter reject is logged with one recipient; rspamd knows all of them.
         fill = "spam" if rec.action == "reject" and "spam" in statuses else \
             "deferred" if rec.action in ("greylist", "soft reject") and "deferred" in statuses else None
@@ -635,15 +635,12 @@ class Correlator:
 
     # ---------------------------------------------------------------- writing
     def _derive(self) -> None:
-        by_msg: dict[int, list[Dlv]] = {}
-        for (ref, _), d in self.dlv.items():
-            by_msg.setdefault(ref, []).append(d)
         open_refs = {q.message_ref for q in self.queues.values() if not q.removed}
         for mid in self.touched:
             msg = self.msgs.get(mid)
             if msg is None:
                 continue
-            dlvs = by_msg.get(mid, [])
+            dlvs = list(self.dlv.get(mid, {}).values())
             rcpts = sorted({d.recipient for d in dlvs})
             msg.recipients = " ".join(rcpts)
             msg.recipient_count = len(rcpts)
@@ -667,7 +664,7 @@ class Correlator:
         ):
             self._write(conn, table, cols, [objs[i] for i in tracker.new if i in objs],
                         [objs[i] for i in tracker.dirty if i in objs and i not in tracker.new], tracker.deleted)
-        dlv_by_id = {d.id: d for d in self.dlv.values()}
+        dlv_by_id = {d.id: d for per_msg in self.dlv.values() for d in per_msg.values()}
         self._write(conn, "delivery", DLV_COLS, [dlv_by_id[i] for i in self.t_dlv.new if i in dlv_by_id],
                     [dlv_by_id[i] for i in self.t_dlv.dirty if i in dlv_by_id and i not in self.t_dlv.new],
                     self.t_dlv.deleted)

@@ -30,7 +30,14 @@ def _canonical(source: str, item: dict) -> str:
         return f"{item.get('time')}\x1f{item.get('priority')}\x1f{item.get('program')}\x1f{item.get('message')}"
     if source == "netfilter":
         return f"{item.get('time')}\x1f{item.get('priority')}\x1f{item.get('message')}"
-    return json.dumps(item, sort_keys=True, ensure_ascii=False, default=str)
+    # rspamd rows: the fields that tell two scans apart (key order in rows is not stable, and
+    # dumping whole rows with sorted keys costs more than parsing them).
+    get = item.get
+    symbols = get("symbols")
+    names = ",".join(sorted(symbols)) if isinstance(symbols, dict) else ""
+    return (f"{get('unix_time')}\x1f{get('message-id')}\x1f{get('time_real')}\x1f{get('score')}\x1f{get('action')}"
+            f"\x1f{get('ip')}\x1f{get('user')}\x1f{get('sender_smtp')}\x1f{get('rcpt_smtp')}\x1f{get('size')}"
+            f"\x1f{get('subject')}\x1f{names}")
 
 
 def line_hash(server_id: int, source: str, canonical: str, occurrence: int) -> int:
@@ -55,7 +62,6 @@ class Parsed:
     source: str
     records: list[Any] = field(default_factory=list)
     hashes: list[int] = field(default_factory=list)
-    raws: list[dict] = field(default_factory=list)
     skipped: int = 0
     skip_reasons: dict[str, int] = field(default_factory=dict)
 
@@ -85,7 +91,6 @@ def parse_items(source: str, items: Iterable[Any], *, server_id: int = 1,
             continue
         out.records.append(record)
         out.hashes.append(line_hash(server_id, source, canonical, occurrence))
-        out.raws.append(item)
     return out
 
 
@@ -99,12 +104,11 @@ def _postfix_row(r: PostfixRecord, h: int, server_id: int) -> tuple:
             r.delay, _cut(r.delays, 64), _cut(r.dsn, 16), r.client_host, _cut(r.client_ip, 64), r.sasl_user)
 
 
-def _rspamd_row(r: RspamdRecord, h: int, server_id: int, raw: dict, direction: str | None) -> tuple:
+def _rspamd_row(r: RspamdRecord, h: int, server_id: int, direction: str | None) -> tuple:
     return (server_id, r.time, h, r.message_id, r.score, r.required_score, _cut(r.action, 32), r.is_spam,
             r.has_auth, direction, _cut(r.ip, 64), r.user, r.sender_smtp, r.sender_mime,
             json.dumps(r.rcpt_smtp, ensure_ascii=False), json.dumps(r.rcpt_mime, ensure_ascii=False), r.subject,
-            r.size, json.dumps(r.symbols, ensure_ascii=False, default=str),
-            json.dumps(raw, ensure_ascii=False, default=str))
+            r.size, json.dumps(r.symbols, ensure_ascii=False, default=str))
 
 
 def _netfilter_row(r: NetfilterRecord, h: int, server_id: int) -> tuple:
@@ -123,7 +127,7 @@ COLUMNS = {
                 "client_host", "client_ip", "sasl_user"),
     "rspamd": ("server_id", "time", "line_hash", "message_id", "score", "required_score", "action", "is_spam",
                "has_auth", "direction", "ip", "user", "sender_smtp", "sender_mime", "rcpt_smtp", "rcpt_mime",
-               "subject", "size", "symbols", "raw"),
+               "subject", "size", "symbols"),
     "netfilter": ("server_id", "time", "line_hash", "priority", "message", "action", "ip", "network", "rule_id",
                   "attempts_left", "username", "auth_method"),
     "dovecot": ("server_id", "time", "line_hash", "priority", "program", "message", "kind", "user", "message_id",
@@ -177,8 +181,8 @@ def store_new(conn: Connection, parsed: Parsed, *, server_id: int = 1,
     if source == "postfix":
         rows = [_postfix_row(recs[i], hashes[i], server_id) for i in new_idx]
     elif source == "rspamd":
-        rows = [_rspamd_row(recs[i], hashes[i], server_id, parsed.raws[i],
-                            direction_of(recs[i]) if direction_of else None) for i in new_idx]
+        rows = [_rspamd_row(recs[i], hashes[i], server_id, direction_of(recs[i]) if direction_of else None)
+                for i in new_idx]
     elif source == "netfilter":
         rows = [_netfilter_row(recs[i], hashes[i], server_id) for i in new_idx]
     else:

@@ -69,7 +69,6 @@ class RspamdLog(SQLModel, table=True):
     subject: str | None = Field(default=None, sa_column=Column(Text))
     size: int | None = Field(default=None, sa_column=Column(BigInteger))
     symbols: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON object
-    raw: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # the item as received
 
 
 class NetfilterLog(SQLModel, table=True):

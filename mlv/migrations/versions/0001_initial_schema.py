@@ -209,7 +209,6 @@ def upgrade() -> None:
     sa.Column('subject', sa.Text(), nullable=True),
     sa.Column('size', sa.BigInteger(), nullable=True),
     sa.Column('symbols', sa.Text(), nullable=False),
-    sa.Column('raw', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('rspamd_log', schema=None) as batch_op:
