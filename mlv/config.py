@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     auth_enabled: bool = True
     auth_username: str = "admin"
     auth_password: str = ""
+    # Peers whose X-Forwarded-For header is believed (IPs or CIDR networks of reverse proxies).
+    trusted_proxies: CommaList = []
+    # Failed logins from one client before it is slowed down, and the window they count in.
+    auth_max_failures: int = Field(5, ge=1, le=1000)
+    auth_failure_window: int = Field(300, ge=10, le=86400)
+
+    # Update checks: a GitHub-style "releases" API URL (empty = no check), timeout, cache.
+    app_releases_url: str = ""
+    mailcow_releases_url: str = ""
+    version_check_timeout: float = Field(10.0, gt=0, le=120)
+    version_check_cache: int = Field(21600, ge=0, le=7 * 86400)
 
     database_url: str = ""
     postgres_host: str = ""
@@ -77,7 +88,53 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     server_id: int = Field(1, ge=1)
 
-    @field_validator("local_domains", "blacklist_emails", "dns_nameservers", mode="before")
+    # ---- DMARC / TLS-RPT reports, GeoIP, IMAP auto-import, SMTP notifications (issue 6) ----
+    dmarc_manual_upload_enabled: bool = True
+    dmarc_retention_days: int = Field(365, ge=1, le=36500)
+    # Untrusted report limits: a 100,000-record aggregate report is ~40 MB of XML, gzipped ~65:1.
+    dmarc_max_file_bytes: int = Field(10 * 1024 * 1024, ge=1024)          # an uploaded / attached file
+    dmarc_max_email_bytes: int = Field(25 * 1024 * 1024, ge=1024)         # a whole report e-mail
+    dmarc_max_decompressed_bytes: int = Field(128 * 1024 * 1024, ge=1024)  # all layers of one input
+    dmarc_max_compression_ratio: int = Field(200, ge=2)                   # checked past the first MiB
+    dmarc_max_archive_members: int = Field(20, ge=1, le=10000)
+    dmarc_rdns_enabled: bool = True
+    dmarc_rdns_timeout: float = Field(2.0, gt=0, le=30)
+    dmarc_imap_enabled: bool = False
+    dmarc_imap_host: str = ""
+    dmarc_imap_port: int = Field(993, ge=1, le=65535)
+    dmarc_imap_use_ssl: bool = True
+    dmarc_imap_use_starttls: bool = False
+    dmarc_imap_user: str = ""
+    dmarc_imap_password: SecretStr = SecretStr("")
+    dmarc_imap_folder: str = "INBOX"
+    dmarc_imap_interval: int = Field(3600, ge=30, le=7 * 86400)
+    dmarc_imap_delete_after: bool = False
+    dmarc_imap_move_to: str = ""            # move processed mails to this folder (instead of deleting)
+    dmarc_imap_timeout: float = Field(30.0, gt=0, le=600)
+    dmarc_imap_verify_ssl: bool = True
+    dmarc_imap_ca_file: str = ""            # extra CA bundle (self-signed mail servers)
+    dmarc_error_email: str = ""             # where failed-sync notices go (default: ADMIN_EMAIL)
+    smtp_enabled: bool = False
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_use_tls: bool = True               # STARTTLS
+    smtp_use_ssl: bool = False              # implicit TLS (port 465)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = ""
+    smtp_relay_mode: bool = False           # no AUTH (local relay)
+    smtp_timeout: float = Field(30.0, gt=0, le=600)
+    smtp_verify_ssl: bool = True
+    smtp_ca_file: str = ""
+    admin_email: str = ""
+    maxmind_account_id: str = ""
+    maxmind_license_key: SecretStr = SecretStr("")
+    maxmind_download_url: str = "https://download.maxmind.com/geoip/databases/{edition}/download?suffix=tar.gz"
+    geoip_city_path: Path | None = None     # default DATA_DIR/geoip/GeoLite2-City.mmdb
+    geoip_asn_path: Path | None = None      # default DATA_DIR/geoip/GeoLite2-ASN.mmdb
+    # ---- end of issue 6 block ----
+
+    @field_validator("local_domains", "blacklist_emails", "dns_nameservers", "trusted_proxies", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
@@ -87,7 +144,19 @@ class Settings(BaseSettings):
     def _lower(cls, value: list[str]) -> list[str]:
         return [v.lower() for v in value]
 
-    @field_validator("mailcow_url")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
+        return value
+
+    @field_validator("mailcow_url", "app_releases_url", "mailcow_releases_url")
     @classmethod
     def _url(cls, value: str) -> str:
         value = value.strip().rstrip("/")

@@ -87,9 +87,9 @@ def _symbols(value: object) -> dict[str, dict]:
             score, metric, desc, options = (sym.get("score", 0), sym.get("metric_score"), sym.get("description"),
                                             sym.get("options"))
             if (type(score) in (int, float) and (metric is None or type(metric) in (int, float))
-                    and (desc is None or type(desc) is str and desc.isascii() and "\x00" not in desc)
-                    and (options is None or type(options) is list and all(type(o) is str for o in options)
-                         and "".join(options).isascii() and "\x00" not in "".join(options))):
+                    and (desc is None or (type(desc) is str and desc.isascii() and "\x00" not in desc))
+                    and (options is None or (type(options) is list and all(type(o) is str for o in options)
+                         and "".join(options).isascii() and "\x00" not in "".join(options)))):
                 out[name] = {"score": float(score), "metric_score": None if metric is None else float(metric),
                              "description": desc, "options": options or []}
                 continue
