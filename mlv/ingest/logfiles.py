@@ -59,24 +59,12 @@ def import_files(engine: Engine, paths: Sequence[str | Path], *, tz: tzinfo, ser
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(2, "no such file", str(path))
-        counter = _Counter()
+        stats: dict[str, int] = {}
         if progress:
             progress(f"{path}:")
-        result = import_items(engine, counter.wrap(iter_syslog_file(path, tz=tz)), server_id=server_id,
+        result = import_items(engine, iter_syslog_file(path, tz=tz, stats=stats), server_id=server_id,
                               extra_domains=extra_domains, blacklist=blacklist, progress=progress)
         out.result.add(result)
         out.files += 1
-        out.ignored += counter.ignored
+        out.ignored += stats.get("ignored", 0)
     return out
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self.ignored = 0
-
-    def wrap(self, items: Iterable[dict | None]) -> Iterable[dict]:
-        for item in items:
-            if item is None:
-                self.ignored += 1
-            else:
-                yield item

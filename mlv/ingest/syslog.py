@@ -161,13 +161,16 @@ def _open_lines(path: str | PathLike[str]) -> Iterator[bytes]:
 
 
 def iter_syslog_file(path: str | PathLike[str], *, tz: tzinfo | str | None,
-                     now: datetime | None = None) -> Iterator[dict]:
+                     now: datetime | None = None, stats: dict[str, int] | None = None) -> Iterator[dict]:
     """Yield the mail items of a syslog file (plain or gzip, detected by magic bytes) in file order.
 
     Classic stamps get a year: that of ``now`` (default: the current time), the previous one
     if the first stamp would lie more than a day in the future, and one more each time the
     months jump backwards (Dec -> Jan) while reading. Invalid UTF-8 is replaced, never fatal.
+    Lines that are not mail log lines are counted in ``stats["ignored"]`` when given.
     """
+    stats = stats if stats is not None else {}
+    stats.setdefault("ignored", 0)
     zone = _zone(tz)
     if now is None:
         now = datetime.now(zone)
@@ -185,12 +188,16 @@ def iter_syslog_file(path: str | PathLike[str], *, tz: tzinfo | str | None,
             item = parse_syslog_line(line, year=now.year, tz=zone, _clock=clock)
             if item is not None:
                 yield item
+            else:
+                stats["ignored"] += 1
             continue
         m = _CLASSIC_RE.match(line)
         if m is None:
+            stats["ignored"] += 1
             continue
         f = _classic_fields(m)
         if f is None:
+            stats["ignored"] += 1
             continue
         mon = f[0]
         if year is None:
@@ -203,7 +210,10 @@ def iter_syslog_file(path: str | PathLike[str], *, tz: tzinfo | str | None,
         last_mon = mon
         ts = clock.epoch(year, *f)
         if ts is None:
+            stats["ignored"] += 1
             continue
         item = _item(m, ts)
         if item is not None:
             yield item
+        else:
+            stats["ignored"] += 1
