@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, text
 
-from mlv.correlate.engine import _key
+from mlv.correlate.engine import correlation_key
 from mlv.ingest.pipeline import ingest
 from mlv.mailcow.generator import TrafficGenerator
 from mlv.mailcow.site import ALIAS_DOMAINS, DOMAINS
@@ -30,7 +30,7 @@ def compare_with_truth(engine: Engine, truth: list[dict], *, server_id: int = 1)
                     {"s": server_id, "q": t["queue_ids"][0], "t": t["first_time"]}).scalar_one_or_none()
             else:
                 nq = t["noqueue"]
-                key = _key(server_id, "noqueue", nq["time"], nq["client_ip"], nq["sender"])
+                key = correlation_key(server_id, "noqueue", nq["time"], nq["client_ip"], nq["sender"])
                 ref = conn.execute(text("SELECT id FROM message WHERE correlation_key = :k"),
                                    {"k": key}).scalar_one_or_none()
             if ref is None:
