@@ -64,9 +64,21 @@ def _blacklist_filter(blacklist: set[str]):  # type: ignore[no-untyped-def]
     return drop
 
 
+def lock_for_ingest(conn: Connection) -> None:
+    """Serialise writers (the fetch job, `mlv import-log`, another process) for this transaction.
+
+    The correlator numbers new rows itself, so two writers must never overlap.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(7307561)"))
+    else:  # any write statement takes SQLite's write lock for the rest of the transaction
+        conn.execute(text("UPDATE ingest_state SET updated_at = updated_at WHERE name = 'ingest-lock'"))
+
+
 def ingest_batch(conn: Connection, items: Mapping[str, Sequence[Any]], *, server_id: int = 1,
                  domains: LocalDomains | None = None, blacklist: Iterable[str] = ()) -> IngestResult:
     """Store and correlate items (per source, OLDEST FIRST) inside the caller's transaction."""
+    lock_for_ingest(conn)
     result = IngestResult()
     domains = domains if domains is not None else local_domains(conn, server_id)
     drop = _blacklist_filter({b.lower() for b in blacklist})
