@@ -92,7 +92,18 @@ def fetch_source(client: MailcowClient, source: str, count: int, watermark: int 
                    "note": ("mailcow's buffer wrapped before it was read: lines were lost" if wrapped else
                             "mailcow's log buffer was emptied (restart?): lines written before that are missing")}
     keep_oldest_second = (whole and not wrapped) or oldest == out.newest
-    chosen = [i for i in items if keep_oldest_second or (item_time(source, i) or oldest + 1) > oldest]
+    chosen = []
+    newer_time = out.newest  # time of the nearest readable item above, walking newest first
+    for item in items:
+        t = item_time(source, item)
+        if t is None:
+            # An unreadable item: counted once, while it is still above what was stored before.
+            if watermark is None or newer_time > watermark:
+                chosen.append(item)
+            continue
+        newer_time = t
+        if keep_oldest_second or t > oldest:
+            chosen.append(item)
     chosen.reverse()
     out.items = chosen
     return out

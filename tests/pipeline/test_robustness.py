@@ -80,3 +80,22 @@ def test_client_errors_never_leak_the_key() -> None:
         with pytest.raises(MailcowError) as err:
             client.logs("postfix", 10)
     assert "SECRET-KEY-123" not in str(err.value)
+
+
+def test_null_items_from_mailcow_are_counted_once(engine: Engine) -> None:
+    emu = Emulator(seed=6, rate=8.0, null_rate=0.01)
+    handle = start_emulator_thread(emu)
+    try:
+        emu.advance(600)
+        with MailcowClient(handle.url, emu.api_key, timeout=10) as client:
+            first = run_fetch(engine, client, counts=COUNTS)
+            nulls = sum(1 for i in emu.buffer_items("postfix") if i is None)
+            assert nulls > 0 and first.result.skipped["postfix"] == nulls
+            again = run_fetch(engine, client, counts=COUNTS)
+            assert again.result.skipped.get("postfix", 0) == 0
+            emu.advance(300)
+            later = run_fetch(engine, client, counts=COUNTS)
+        new_nulls = sum(1 for i in emu.buffer_items("postfix") if i is None) - nulls
+        assert abs(later.result.skipped.get("postfix", 0) - new_nulls) <= 1
+    finally:
+        handle.stop()
