@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
@@ -82,23 +83,33 @@ def setup_ui(settings: Settings) -> None:
     """Register routes and pages on NiceGUI's app, and the start-up/shut-down hooks."""
     from nicegui import app
 
+    # NOTE: pages first: the UI's /login page must precede (shadow) the API's plain GET /login route.
+    import pages  # noqa: F401  (registers the @ui.page functions)
     from mlv.api import install_guard, register_routes
 
     register_routes(app)
     install_guard(app, enabled=settings.auth_enabled, username=settings.auth_username,
                   password=settings.effective_password() if settings.auth_enabled else "")
-    import pages  # noqa: F401  (registers the @ui.page functions)
+    from components.session import login_page_socket
+
+    app.state.mlv_auth.ui_public = login_page_socket  # the login form's websocket needs no session
 
     holder: dict[str, Runtime] = {}
 
     async def _startup() -> None:
         import asyncio
 
+        from mlv.jobs import registry
+
+        registry.bind_loop(asyncio.get_running_loop())  # job status changes reach the pages as events
         rt = await asyncio.to_thread(start, settings)
         holder["rt"] = rt
         start_jobs(rt)
 
     def _shutdown() -> None:
+        from mlv.jobs import registry
+
+        registry.bind_loop(None)
         if "rt" in holder:
             stop(holder["rt"])
 
@@ -107,9 +118,21 @@ def setup_ui(settings: Settings) -> None:
 
 
 def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, native: bool = False) -> None:
-    """`mlv serve`: one process, one port, UI + REST API + jobs."""
+    """`mlv serve`: one process, one port, UI + REST API + jobs (in a native window with `native`)."""
+    import multiprocessing
+
     from nicegui import ui
 
+    if multiprocessing.current_process().name != "MainProcess":
+        return  # the native window's process re-imports the main module: it must not start a server
+    native = native or settings.native_window
+    if native:
+        from mlv.config import ConfigError
+        from mlv.native import native_problem
+
+        problem = native_problem()
+        if problem:
+            raise ConfigError(problem)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("mlv").setLevel(min(logging.INFO, logging.getLevelName(settings.log_level)))
     setup_ui(settings)
@@ -123,11 +146,21 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, native
     storage = settings.data_dir / "nicegui"
     storage.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("NICEGUI_STORAGE_PATH", str(storage.resolve()))
+    _use_storage(Path(os.environ["NICEGUI_STORAGE_PATH"]))
     kwargs: dict[str, Any] = {"host": host, "port": port, "title": settings.app_title, "reload": False,
                               "show": False, "storage_secret": _storage_secret(settings), "show_welcome_message": False}
     if native:
-        kwargs.update(native=True, window_size=(1400, 900))
+        kwargs.update(native=True, window_size=settings.native_window_size_tuple)
     ui.run(**kwargs)
+
+
+def _use_storage(path: Path) -> None:
+    """Per-browser UI preferences in DATA_DIR: NiceGUI read NICEGUI_STORAGE_PATH when it was imported."""
+    from nicegui import app
+    from nicegui.storage import Storage
+
+    Storage.path = path.resolve()
+    app.storage = Storage()
 
 
 def _storage_secret(settings: Settings) -> str:

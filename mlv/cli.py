@@ -1,4 +1,4 @@
-"""The `mlv` command: serve, emulator, import-log."""
+"""The `mlv` command: serve, emulator, import-log, import-report."""
 
 from __future__ import annotations
 
@@ -46,6 +46,38 @@ def _import_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_report(args: argparse.Namespace) -> int:
+    """DMARC aggregate / failure and TLS reports from files or folders; one line per report."""
+    from mlv.db import init_db
+    from mlv.dmarc.enrich import resolve_for_settings
+    from mlv.dmarc.geoip import get_geoip
+    from mlv.dmarc.limits import Limits
+    from mlv.dmarc.service import expand_paths, import_files
+
+    settings = load_settings()
+    set_settings(settings)
+    engine = init_db(settings.db_url)
+    started, failed, created, records = time.monotonic(), 0, 0, 0
+    for path, outcome in import_files(engine, expand_paths(args.files), limits=Limits.from_settings(settings),
+                                      geo=get_geoip(settings)):
+        if isinstance(outcome, Exception):
+            failed += 1
+            print(f"{path}: error: {outcome}")
+            continue
+        for result in outcome.results:
+            print(f"{path}: {result.status}: {result.message} ({result.records_count} records)"
+                  + "".join(f"\n  repaired: {note}" for note in result.repairs or []))
+        for problem in outcome.problems:
+            print(f"{path}: skipped part: {problem}")
+        created += outcome.created
+        records += outcome.records
+    if created and not args.no_rdns:
+        resolve_for_settings(engine, settings, limit=2000)
+    print(f"reports stored: {created}, records: {records}, files failed: {failed}, "
+          f"time: {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlv", description="A viewer and monitor for mailcow mail servers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +99,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp = sub.add_parser("import-log", help="import Postfix/Dovecot syslog files (plain or .gz)")
     imp.add_argument("files", nargs="+")
     imp.set_defaults(func=_import_log)
+
+    rep = sub.add_parser("import-report", help="import DMARC aggregate / failure and TLS reports (xml, gz, zip, "
+                                               "json, eml; folders are searched)")
+    rep.add_argument("files", nargs="+")
+    rep.add_argument("--no-rdns", action="store_true", help="skip the reverse DNS look-ups of new source IPs")
+    rep.set_defaults(func=_import_report)
+
+    from mlv.dns.cli import add_parser as add_check_dns
+
+    add_check_dns(sub)
     return parser
 
 

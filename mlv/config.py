@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     geoip_asn_path: Path | None = None      # default DATA_DIR/geoip/GeoLite2-ASN.mmdb
     # ---- end of issue 6 block ----
 
+    # ---- UI (issue 7) ----
+    native_window: bool = False             # `mlv serve` opens a native desktop window (like --native)
+    native_window_size: str = Field("1400x900", pattern=r"^\d{3,5}x\d{3,5}$")
+    # ---- end of issue 7 block ----
+
     @field_validator("local_domains", "blacklist_emails", "dns_nameservers", "trusted_proxies", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
@@ -202,6 +207,11 @@ class Settings(BaseSettings):
                 host=self.postgres_host, port=self.postgres_port, database=self.postgres_db,
             ).render_as_string(hide_password=False)
         return self
+
+    @property
+    def native_window_size_tuple(self) -> tuple[int, int]:
+        width, height = self.native_window_size.split("x")
+        return int(width), int(height)
 
     @property
     def demo_mode(self) -> bool:

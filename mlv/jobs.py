@@ -12,9 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from nicegui import Event
 from sqlalchemy import Engine, text
 
 from mlv.config import Settings
@@ -59,12 +60,26 @@ JOB_SPECS: dict[str, dict[str, str]] = {
 
 
 class JobRegistry:
-    """Status of every job; thread-safe, readable at any time."""
+    """Status of every job; thread-safe, readable at any time.
+
+    Every change of a job's status is announced on `job_changed` (a NiceGUI event the pages subscribe
+    to), emitted on the app's event loop once `bind_loop` has been called.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.jobs = {name: JobStatus(name=name, **spec) for name, spec in JOB_SPECS.items()}
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """The loop `job_changed` is emitted on (None: announce nothing)."""
+        self._loop = loop
+
+    def _announce(self, name: str) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(job_changed.emit, name)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         with self._lock:
@@ -78,6 +93,7 @@ class JobRegistry:
             self._running.add(name)
             job = self.jobs[name]
             job.status, job.error = "running", None
+        self._announce(name)
         started = time.monotonic()
         try:
             details = work() or {}
@@ -95,9 +111,11 @@ class JobRegistry:
                 job.last_run = datetime.now(UTC)
                 job.last_duration_s = round(time.monotonic() - started, 3)
                 self._running.discard(name)
+            self._announce(name)
         return True
 
 
+job_changed: Event[str] = Event()  # a job's status changed (argument: the job's name)
 registry = JobRegistry()
 
 
@@ -157,7 +175,10 @@ class Scheduler:
                 "gaps": report.gaps}
 
     async def _run(self, name: str, work: Callable[[], dict[str, Any] | None]) -> None:
-        await asyncio.to_thread(registry.run, name, work)
+        try:
+            await asyncio.to_thread(registry.run, name, work)
+        except asyncio.CancelledError:  # the app is shutting down; the thread finishes on its own
+            log.info("job %s: no longer waited for (shutdown)", name)
 
     def _pending(self, key: str) -> Callable[[], dict[str, Any]]:
         def work() -> dict[str, Any]:
@@ -180,7 +201,15 @@ class Scheduler:
             args=["cleanup_logs", lambda: cleanup_old(self.engine, s.retention_days)],
             id="cleanup_logs", max_instances=1, coalesce=True)
         registry.jobs["cleanup_logs"].status = "scheduled"
+        # First check soon after start-up, once the first fetch has brought mailcow's domains.
+        add(self._run, "interval", hours=6, args=["dns_check", self._dns_check], id="dns_check",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=30), max_instances=1, coalesce=True)
         self.scheduler.start()
+
+    def _dns_check(self) -> dict[str, Any]:
+        from mlv.dns.service import run_dns_check_job
+
+        return run_dns_check_job(self.engine, self.settings, self.mailcow_factory)
 
     async def run_now(self, name: str) -> None:
         """Run a job at once (the status page's "run now")."""

@@ -8,6 +8,13 @@ apt_packages=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_packages+=(postgresql)
 command -v knotd >/dev/null 2>&1 || apt_packages+=(knot)
 command -v dovecot >/dev/null 2>&1 || apt_packages+=(dovecot-imapd)
+command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)
+command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
+command -v Xvfb >/dev/null 2>&1 || apt_packages+=(xvfb)
+# The native window (pywebview on GTK/WebKit) for tests/ui/test_native.py.
+for pkg in python3-gi python3-gi-cairo gir1.2-gtk-3.0 gir1.2-webkit2-4.1; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || apt_packages+=("$pkg")
+done
 if [ ${#apt_packages[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq

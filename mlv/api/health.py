@@ -1,4 +1,4 @@
-"""GET /api/health: the public liveness check."""
+"""GET /api/health: the public liveness check (for Docker and load balancers)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,30 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from mlv import __version__
+from mlv.api import deps
+from mlv.queries.settings_info import masked_url
 
 router = APIRouter(tags=["health"])
 
 
 def _db_ok() -> bool:
-    from mlv.db import get_engine
-
     try:
-        with get_engine().connect() as conn:
+        with deps.engine().connect() as conn:
             conn.execute(text("SELECT 1"))
         return True
-    except Exception:
+    except Exception:  # a health check reports, it does not fail
         return False
 
 
-@router.get("/health")
+@router.get("/health", summary="Liveness: database reachable (public)")
 async def health() -> dict:
-    from mlv.config import get_settings
-
-    s = get_settings()
+    s = deps.settings()
     ok = await asyncio.to_thread(_db_ok)
     return {
         "status": "healthy" if ok else "unhealthy",
         "database": "connected" if ok else "disconnected",
         "version": __version__,
         "config": {"fetch_interval": s.fetch_interval, "retention_days": s.retention_days,
-                   "mailcow_url": s.mailcow_url or "(built-in emulator)",
+                   "mailcow_url": masked_url(s.mailcow_url) or "(built-in emulator)",
                    "blacklist_enabled": bool(s.blacklist_emails), "auth_enabled": s.auth_enabled},
     }

@@ -138,16 +138,17 @@ def postfix_links(conn: Connection, lines: list[Any]) -> dict[int, Any]:
             fit = [c for c in cands if c["first_seen"] - 5 <= line["time"]] or cands
             if fit:
                 out[line["id"]] = max(fit, key=lambda c: c["first_seen"])
-    keys = {}
+    keys: dict[str, list[int]] = {}  # one NOQUEUE transaction logs a line per rejected recipient
     for line in lines:
         if not line["queue_id"] and line["kind"] == "reject":
-            keys[correlation_key_of(line["server_id"], "noqueue", line["time"], line["client_ip"],
-                                    line["sender"])] = line["id"]
+            keys.setdefault(correlation_key_of(line["server_id"], "noqueue", line["time"], line["client_ip"],
+                                               line["sender"]), []).append(line["id"])
     if keys:
         rows = conn.execute(text("SELECT correlation_key, message_id, sender FROM message WHERE correlation_key IN :k")
                             .bindparams(bindparam("k", expanding=True)), {"k": list(keys)}).mappings().all()
         for r in rows:
-            out[keys[r["correlation_key"]]] = r
+            for line_id in keys[r["correlation_key"]]:
+                out[line_id] = r
     return out
 
 
@@ -183,7 +184,8 @@ def postfix_by_queue(*, engine: Engine, queue_id: str, limit: int = 5000) -> dic
             {"q": queue_id}).mappings().first()
         rspamd = None
         if msg is not None and msg["rspamd_ref"] is not None:
-            rspamd = conn.execute(text("SELECT * FROM rspamd_log WHERE id = :i"), {"i": msg["rspamd_ref"]}).mappings().first()
+            rspamd = conn.execute(text("SELECT * FROM rspamd_log WHERE id = :i"),
+                                  {"i": msg["rspamd_ref"]}).mappings().first()
         links = postfix_links(conn, list(lines))
     return {"queue_id": queue_id, "correlation_key": msg["correlation_key"] if msg else None,
             "rspamd": rspamd_public(rspamd, with_subject=True) if rspamd is not None else None,
