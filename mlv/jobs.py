@@ -56,6 +56,10 @@ JOB_SPECS: dict[str, dict[str, str]] = {
                   "description": "Validates DNS records (SPF, DKIM, DMARC) for all active domains"},
     "update_geoip": {"schedule": "Weekly (Sunday 3 AM)",
                      "description": "Updates MaxMind GeoIP databases for DMARC source IP enrichment"},
+    "dmarc_imap_sync": {"interval": "DMARC_IMAP_INTERVAL",
+                        "description": "Imports DMARC and TLS-RPT reports from the configured IMAP folder"},
+    "dmarc_maintenance": {"schedule": "Daily at 2:30 AM",
+                          "description": "DMARC retention, GeoIP and reverse DNS of report source IPs"},
 }
 
 
@@ -204,6 +208,19 @@ class Scheduler:
         # First check soon after start-up, once the first fetch has brought mailcow's domains.
         add(self._run, "interval", hours=6, args=["dns_check", self._dns_check], id="dns_check",
             next_run_time=datetime.now(UTC) + timedelta(seconds=30), max_instances=1, coalesce=True)
+        from mlv.dmarc.jobs import run_dmarc_maintenance_job, run_imap_sync_job, run_update_geoip_job
+
+        registry.jobs["dmarc_imap_sync"].interval = f"{s.dmarc_imap_interval} seconds"
+        add(self._run, "interval", seconds=s.dmarc_imap_interval,
+            args=["dmarc_imap_sync", lambda: run_imap_sync_job(self.engine, s)], id="dmarc_imap_sync",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=20), max_instances=1, coalesce=True)
+        add(self._run, "cron", day_of_week="sun", hour=3, minute=0,
+            args=["update_geoip", lambda: run_update_geoip_job(s, self.engine)], id="update_geoip",
+            next_run_time=datetime.now(UTC) + timedelta(seconds=40), max_instances=1, coalesce=True)
+        add(self._run, "cron", hour=2, minute=30,
+            args=["dmarc_maintenance", lambda: run_dmarc_maintenance_job(self.engine, s)], id="dmarc_maintenance",
+            max_instances=1, coalesce=True)
+        registry.jobs["dmarc_maintenance"].status = "scheduled"
         self.scheduler.start()
 
     def _dns_check(self) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """SQLModel tables, one module per subject. Importing this package registers them all."""
 
-import mlv.models.dmarc  # noqa: F401  (DMARC and TLS-RPT tables)
+import mlv.models.dmarc  # the DMARC and TLS-RPT tables
 import mlv.models.dns  # noqa: F401  (domain DNS check cache)
 from mlv.models.logs import DovecotLog, NetfilterLog, PostfixLog, RspamdLog
 from mlv.models.messages import Delivery, Message, MessageQueue

@@ -11,6 +11,8 @@ rows than the cap those rows are sorted by time; when it matches more (a common 
 newest matches are streamed straight out of the index in row-id order, which is import order
 and follows time within seconds. A search combined with other filters is checked row by row on
 the rows the other filters select. On PostgreSQL the pg_trgm index and the planner do this.
+A filter through another table with many matches (a busy recipient) is a Walk: that table's
+index is walked in row-id order the same way, on both databases.
 """
 
 from __future__ import annotations
@@ -53,6 +55,15 @@ class Cond:
     rollup: str | None = None
 
 
+@dataclass(frozen=True)
+class Walk:
+    """Rows reached through another table's index, newest row id first (e.g. a recipient's deliveries)."""
+
+    table: str  # "delivery d"
+    key: str  # "d.message_ref": the base table's id
+    where: str  # "d.recipient = :rcpt"
+
+
 @dataclass
 class Query:
     """Filters of one list request."""
@@ -62,6 +73,16 @@ class Query:
     start: int | None = None
     end: int | None = None
     search: str | None = None
+    walk: Walk | None = None
+
+
+@dataclass
+class Plan:
+    where: list[str]
+    params: dict[str, Any]
+    stream: str | None = None  # "FROM ... WHERE first-term" read in row-id order, or None
+    order: str = ""  # the stream's order
+    known_capped: bool = False  # the stream's matches already reach the cap
 
 
 @dataclass
@@ -89,29 +110,35 @@ def _fts_count(conn: Connection, table: str, term: str, cap: int) -> int:
                         {"p": f"%{term}%", "cap": cap}).scalar_one()
 
 
-def plan(conn: Connection, src: Source, q: Query, cap: int) -> tuple[list[str], dict[str, Any], bool]:
-    """(where terms, params, stream) for q; stream: read the newest matches from the FTS index."""
+def plan(conn: Connection, src: Source, q: Query, cap: int) -> Plan:
+    """How to read q: where terms and params, and whether rows are streamed in row-id order."""
     where = [c.sql for c in q.conds] + _time_conds(src, q)
     params = _params(q)
+    a = src.alias
+    walk = None
+    if q.walk is not None:
+        walk = (f"{q.walk.table} CROSS JOIN {src.table} {a} ON {a}.id = {q.walk.key} WHERE {q.walk.where}",
+                f"{q.walk.key} DESC")
     term = (q.search or "").strip()
     if not term:
-        return where, params, False
+        return Plan(where, params, *(walk or (None, "")))
     params["_like"] = f"%{like_escape(term)}%"
     if conn.dialect.name == "postgresql":
         params["_like"] = params["_like"].lower()
         where.append(f"lower({src.doc()}) LIKE :_like ESCAPE '\\'")
-        return where, params, False
+        return Plan(where, params, *(walk or (None, "")))
     row_check = f"{src.doc()} LIKE :_like ESCAPE '\\'"
     if len(term) < 3:  # trigrams need 3 characters: check the rows the other filters (or time order) give
-        return [*where, row_check], params, False
+        return Plan([*where, row_check], params, *(walk or (None, "")))
     params["_fts"] = f"%{term}%"
     exact = [row_check] if ("%" in term or "_" in term) else []  # FTS LIKE has no ESCAPE: a superset
     if _fts_count(conn, src.table, term, cap) < cap:  # rare: its few rows, with the other filters
-        fts = f"{src.alias}.id IN (SELECT rowid FROM {src.table}_fts WHERE doc LIKE :_fts)"
-        return [*where, fts, *exact], params, False
-    if where:  # common, with other filters: those select the rows, checked one by one
-        return [*where, row_check], params, False
-    return exact, params, True
+        fts = f"{a}.id IN (SELECT rowid FROM {src.table}_fts WHERE doc LIKE :_fts)"
+        return Plan([*where, fts, *exact], params)
+    if where or walk:  # common, with other filters: those select the rows, checked one by one
+        return Plan([*where, row_check], params, *(walk or (None, "")))
+    return Plan(exact, params, f"{src.table}_fts f CROSS JOIN {src.table} {a} ON {a}.id = f.rowid "
+                "WHERE f.doc LIKE :_fts", "f.rowid DESC", known_capped=True)
 
 
 def _rollup_total(conn: Connection, src: Source, q: Query) -> int:
@@ -151,31 +178,31 @@ def _rollup_total(conn: Connection, src: Source, q: Query) -> int:
     return total
 
 
-def count(conn: Connection, src: Source, q: Query, cap: int, where: list[str] | None = None,
-          params: dict[str, Any] | None = None, stream: bool = False) -> tuple[int, bool]:
+def count(conn: Connection, src: Source, q: Query, cap: int, pl: Plan | None = None) -> tuple[int, bool]:
     """(total, capped) for the filters of q."""
-    if src.rollup is not None and not (q.search or "").strip() and all(c.rollup for c in q.conds):
+    if (src.rollup is not None and q.walk is None and not (q.search or "").strip()
+            and all(c.rollup for c in q.conds)):
         return _rollup_total(conn, src, q), False
-    if where is None or params is None:
-        where, params, stream = plan(conn, src, q, cap)
-    if stream:  # the FTS index already found `cap` matches or more
+    pl = pl or plan(conn, src, q, cap)
+    if pl.known_capped:
         return cap, True
-    sql = (f"SELECT COUNT(*) FROM (SELECT 1 FROM {src.table} {src.alias}"
-           + (f" WHERE {' AND '.join(where)}" if where else "") + " LIMIT :_cap) t")
-    found = conn.execute(text(sql), {**params, "_cap": cap}).scalar_one()
+    source = pl.stream or f"{src.table} {src.alias}"
+    terms = " AND ".join(pl.where)
+    glue = " AND " if pl.stream else " WHERE "
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}" + (glue + terms if terms else "") + " LIMIT :_cap) t"
+    found = conn.execute(text(sql), {**pl.params, "_cap": cap}).scalar_one()
     return found, found >= cap
 
 
 def list_ids(conn: Connection, src: Source, q: Query, *, offset: int, limit: int, cap: int) -> Listing:
     """The ids of one page (newest first) and the total."""
-    where, params, stream = plan(conn, src, q, cap)
-    total, capped = count(conn, src, q, cap, where, params, stream)
+    pl = plan(conn, src, q, cap)
+    total, capped = count(conn, src, q, cap, pl)
     a = src.alias
-    if stream:
-        sql = (f"SELECT f.rowid FROM {src.table}_fts f CROSS JOIN {src.table} {a} ON {a}.id = f.rowid "
-               f"WHERE f.doc LIKE :_fts" + "".join(f" AND {w}" for w in where)
-               + " ORDER BY f.rowid DESC LIMIT :_lim OFFSET :_off")
-        ids = conn.execute(text(sql), {**params, "_lim": limit, "_off": offset}).scalars().all()
+    if pl.stream:
+        sql = (f"SELECT {a}.id FROM {pl.stream}" + "".join(f" AND {w}" for w in pl.where)
+               + f" ORDER BY {pl.order} LIMIT :_lim OFFSET :_off")
+        ids = conn.execute(text(sql), {**pl.params, "_lim": limit, "_off": offset}).scalars().all()
         return Listing(list(ids), total, capped)
     order, lim, off, reverse = src.order, limit, offset, False
     if not capped and offset >= total:
@@ -186,9 +213,9 @@ def list_ids(conn: Connection, src: Source, q: Query, *, offset: int, limit: int
         lim = min(limit, total - offset)
         off = max(0, total - offset - lim)
         reverse = True
-    sql = (f"SELECT {a}.id FROM {src.table} {a}" + (f" WHERE {' AND '.join(where)}" if where else "")
+    sql = (f"SELECT {a}.id FROM {src.table} {a}" + (f" WHERE {' AND '.join(pl.where)}" if pl.where else "")
            + f" ORDER BY {order} LIMIT :_lim OFFSET :_off")
-    ids = list(conn.execute(text(sql), {**params, "_lim": lim, "_off": off}).scalars().all())
+    ids = list(conn.execute(text(sql), {**pl.params, "_lim": lim, "_off": off}).scalars().all())
     if reverse:
         ids.reverse()
     return Listing(ids, total, capped)
@@ -197,12 +224,12 @@ def list_ids(conn: Connection, src: Source, q: Query, *, offset: int, limit: int
 def export_sql(conn: Connection, src: Source, q: Query, columns: str, *, limit: int,
                cap: int) -> tuple[str, dict[str, Any]]:
     """One streaming SELECT of `columns` for q, newest first, at most `limit` rows."""
-    where, params, stream = plan(conn, src, q, cap)
+    pl = plan(conn, src, q, cap)
     a = src.alias
-    if stream:
-        sql = (f"SELECT {columns} FROM {src.table}_fts f CROSS JOIN {src.table} {a} ON {a}.id = f.rowid "
-               f"WHERE f.doc LIKE :_fts" + "".join(f" AND {w}" for w in where) + " ORDER BY f.rowid DESC")
+    if pl.stream:
+        sql = (f"SELECT {columns} FROM {pl.stream}" + "".join(f" AND {w}" for w in pl.where)
+               + f" ORDER BY {pl.order}")
     else:
-        sql = (f"SELECT {columns} FROM {src.table} {a}" + (f" WHERE {' AND '.join(where)}" if where else "")
+        sql = (f"SELECT {columns} FROM {src.table} {a}" + (f" WHERE {' AND '.join(pl.where)}" if pl.where else "")
                + f" ORDER BY {src.order}")
-    return sql + " LIMIT :_export_limit", {**params, "_export_limit": limit}
+    return sql + " LIMIT :_export_limit", {**pl.params, "_export_limit": limit}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, text
 
 from mlv.queries.common import bracketed, envelope, iso, loads, to_ts
-from mlv.queries.listing import Cond, Query, Rollup, Source, export_sql, list_ids
+from mlv.queries.listing import Cond, Query, Rollup, Source, Walk, export_sql, list_ids
 
 SOURCE = Source("message", "m", "first_seen", Rollup("message_hourly", "messages"))
 STATUSES = ("delivered", "bounced", "deferred", "rejected", "spam", "expired")
@@ -58,9 +58,10 @@ def build_query(conn: Connection, f: MessageFilter, cap: int) -> Query:
         q.params["rcpt"] = rcpt
         many = conn.execute(text("SELECT COUNT(*) FROM (SELECT 1 FROM delivery WHERE recipient = :r LIMIT :c) t"),
                             {"r": rcpt, "c": cap}).scalar_one() >= cap
-        # A busy recipient: walk the newest messages and probe; a rare one: fetch its few messages.
-        q.conds.append(Cond("EXISTS (SELECT 1 FROM delivery d WHERE d.message_ref = m.id AND d.recipient = :rcpt)"
-                            if many else "m.id IN (SELECT message_ref FROM delivery WHERE recipient = :rcpt)"))
+        if many:  # walk the recipient's deliveries, newest message first (index recipient, message_ref)
+            q.walk = Walk("delivery d", "d.message_ref", "d.recipient = :rcpt")
+        else:  # its few messages, sorted by time
+            q.conds.append(Cond("m.id IN (SELECT message_ref FROM delivery WHERE recipient = :rcpt)"))
     return q
 
 
