@@ -185,6 +185,11 @@ def main() -> None:
 
     print("pipeline on SQLite ...", flush=True)
     lite = run_pipeline(f"sqlite:///{work / 'mlv.db'}", items)
+    # The machine may be shared: the baseline runs again after the pipeline and the faster one counts.
+    again = bare_baseline(items, work / "bare2.db")
+    if again["items_per_s"] > base["items_per_s"]:
+        base = again
+    print(f"  baseline again: {again['items_per_s']:,.0f} items/s")
     ratio = lite["lines_per_s"] / base["items_per_s"]
     print(f"  {lite['postfix_per_s']:,.0f} postfix lines/s, {lite['lines_per_s']:,.0f} lines/s (all sources), "
           f"{lite['messages_per_s']:,.0f} messages/s, {lite['messages']:,} messages, {lite['size_mb']:.0f} MB; "

@@ -41,11 +41,15 @@ def import_items(engine: Engine, items: Iterable[dict], *, server_id: int = 1, e
             progress(f"  {sum(total.received.values())} lines processed")
         batch, size = {}, 0
 
+    last_time = None
     for item in items:
+        # Cut batches only between seconds: identical lines of one second are told apart by
+        # their position in it, so a second must never be split.
+        if size >= batch_size and item.get("time") != last_time:
+            flush()
+        last_time = item.get("time")
         batch.setdefault(item.pop("source", "postfix"), []).append(item)
         size += 1
-        if size >= batch_size:
-            flush()
     flush()
     return total
 

@@ -74,6 +74,16 @@ def test_import_log_files_classic_and_gzip_rfc3339(tmp_path: Path, db_url: str, 
     set_settings(None)
 
 
+def test_identical_lines_across_batch_boundaries_are_all_kept(engine) -> None:  # type: ignore[no-untyped-def]
+    from mlv.ingest.logfiles import import_items
+
+    line = {"time": "1785571200", "priority": "info", "program": "postfix/smtpd",
+            "message": "connect from unknown[192.0.2.10]"}
+    items = [dict(line, source="postfix") for _ in range(7)]
+    result = import_items(engine, items, batch_size=3)
+    assert result.stored["postfix"] == 7
+
+
 def test_import_log_missing_file_is_a_clear_error(tmp_path: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     set_settings(None)
