@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -158,14 +157,16 @@ def write_syslog(items: list, path: Path) -> int:
 
 
 def import_file(path: Path, workdir: Path) -> dict[str, float]:
+    """`mlv import-log` in a child process that reports its own peak memory (RUSAGE_SELF)."""
     env = {**os.environ, "DATA_DIR": str(workdir / "filedata"), "TZ": "UTC", "DATABASE_URL": ""}
+    code = ("import resource, sys\nfrom mlv.cli import main\nrc = main(['import-log', sys.argv[1]])\n"
+            "print('PEAK_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\nsys.exit(rc)")
     started = time.perf_counter()
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    proc = subprocess.run([sys.executable, "-m", "mlv.cli", "import-log", str(path)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], env=env, cwd=ROOT, capture_output=True,
+                          text=True, check=True)
     elapsed = time.perf_counter() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": elapsed, "peak_mb": max(peak_kb, before) / 1024, "output": proc.stdout.strip()}
+    peak_kb = int(next(line.split()[1] for line in proc.stdout.splitlines() if line.startswith("PEAK_KB")))
+    return {"seconds": elapsed, "peak_mb": peak_kb / 1024, "output": proc.stdout.strip()}
 
 
 def main() -> None:
