@@ -17,12 +17,15 @@ index is walked in row-id order the same way, on both databases.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from mlv.queries.common import DOCS, like_escape
+from mlv.queries import search
+from mlv.queries.common import DOCS
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Plan:
     stream: str | None = None  # "FROM ... WHERE first-term" read in row-id order, or None
     order: str = ""  # the stream's order
     known_capped: bool = False  # the stream's matches already reach the cap
+    pg_settings: dict[str, str] = field(default_factory=dict)  # planner settings (search on PostgreSQL)
 
 
 @dataclass
@@ -105,43 +109,35 @@ def _params(q: Query) -> dict[str, Any]:
     return {**q.params, "_start": q.start, "_end": q.end}
 
 
-def _fts_count(conn: Connection, table: str, term: str, cap: int) -> int:
-    return conn.execute(text(f"SELECT COUNT(*) FROM (SELECT rowid FROM {table}_fts WHERE doc LIKE :p LIMIT :cap) t"),
-                        {"p": f"%{term}%", "cap": cap}).scalar_one()
-
-
 def plan(conn: Connection, src: Source, q: Query, cap: int) -> Plan:
     """How to read q: where terms and params, and whether rows are streamed in row-id order."""
-    where = [c.sql for c in q.conds] + _time_conds(src, q)
-    params = _params(q)
-    a = src.alias
-    walk = None
-    if q.walk is not None:
-        walk = (f"{q.walk.table} CROSS JOIN {src.table} {a} ON {a}.id = {q.walk.key} WHERE {q.walk.where}",
-                f"{q.walk.key} DESC")
+    base = Plan([c.sql for c in q.conds] + _time_conds(src, q), _params(q))
+    if q.walk is not None:  # SQLite: CROSS JOIN keeps the walked table outermost
+        a = src.alias
+        join = "CROSS JOIN" if conn.dialect.name == "sqlite" else "JOIN"
+        base.stream = f"{q.walk.table} {join} {src.table} {a} ON {a}.id = {q.walk.key} WHERE {q.walk.where}"
+        base.order = f"{q.walk.key} DESC"
     term = (q.search or "").strip()
     if not term:
-        return Plan(where, params, *(walk or (None, "")))
-    params["_like"] = f"%{like_escape(term)}%"
+        return base
     if conn.dialect.name == "postgresql":
-        params["_like"] = params["_like"].lower()
-        where.append(f"lower({src.doc()}) LIKE :_like ESCAPE '\\'")
-        return Plan(where, params, *(walk or (None, "")))
-    row_check = f"{src.doc()} LIKE :_like ESCAPE '\\'"
-    if len(term) < 3:  # trigrams need 3 characters: check the rows the other filters (or time order) give
-        return Plan([*where, row_check], params, *(walk or (None, "")))
-    params["_fts"] = f"%{term}%"
-    exact = [row_check] if ("%" in term or "_" in term) else []  # FTS LIKE has no ESCAPE: a superset
-    if _fts_count(conn, src.table, term, cap) < cap:  # rare: its few rows, with the other filters
-        fts = f"{a}.id IN (SELECT rowid FROM {src.table}_fts WHERE doc LIKE :_fts)"
-        return Plan([*where, fts, *exact], params)
-    if where or walk:  # common, with other filters: those select the rows, checked one by one
-        return Plan([*where, row_check], params, *(walk or (None, "")))
-    return Plan(exact, params, f"{src.table}_fts f CROSS JOIN {src.table} {a} ON {a}.id = f.rowid "
-                "WHERE f.doc LIKE :_fts", "f.rowid DESC", known_capped=True)
+        return search.postgres(conn, src, base, term)
+    return search.sqlite(conn, src, q, base, term, cap)
 
 
-def _rollup_total(conn: Connection, src: Source, q: Query) -> int:
+@contextmanager
+def _settings(conn: Connection, pl: Plan) -> Iterator[None]:
+    """PostgreSQL planner settings of a plan, for the statements inside only."""
+    for name, value in pl.pg_settings.items():
+        conn.execute(text(f"SET LOCAL {name} = {value}"))
+    try:
+        yield
+    finally:
+        for name in pl.pg_settings:
+            conn.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+
+
+def rollup_total(conn: Connection, src: Source, q: Query) -> int:
     """Exact count from the rollup: whole buckets there, the partial buckets at the edges from the table."""
     r = src.rollup
     assert r is not None
@@ -178,53 +174,76 @@ def _rollup_total(conn: Connection, src: Source, q: Query) -> int:
     return total
 
 
+def _from(src: Source, pl: Plan) -> str:
+    """FROM ... WHERE ... of a plan (the stream's, or the table's)."""
+    if pl.stream:
+        return pl.stream + "".join(f" AND {w}" for w in pl.where)
+    return f"{src.table} {src.alias}" + (f" WHERE {' AND '.join(pl.where)}" if pl.where else "")
+
+
+def _exact(src: Source, q: Query) -> bool:
+    """Every filter is one the rollup counts by."""
+    return (src.rollup is not None and q.walk is None and not (q.search or "").strip()
+            and all(c.rollup for c in q.conds))
+
+
 def count(conn: Connection, src: Source, q: Query, cap: int, pl: Plan | None = None) -> tuple[int, bool]:
     """(total, capped) for the filters of q."""
-    if (src.rollup is not None and q.walk is None and not (q.search or "").strip()
-            and all(c.rollup for c in q.conds)):
-        return _rollup_total(conn, src, q), False
+    if _exact(src, q):
+        return rollup_total(conn, src, q), False
     pl = pl or plan(conn, src, q, cap)
     if pl.known_capped:
         return cap, True
-    source = pl.stream or f"{src.table} {src.alias}"
-    terms = " AND ".join(pl.where)
-    glue = " AND " if pl.stream else " WHERE "
-    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {source}" + (glue + terms if terms else "") + " LIMIT :_cap) t"
-    found = conn.execute(text(sql), {**pl.params, "_cap": cap}).scalar_one()
+    # Newest first, as the pages read them: the same rows (and, on PostgreSQL, the same cached pages).
+    order = f" ORDER BY {pl.order or src.order}" if conn.dialect.name == "postgresql" else ""
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM {_from(src, pl)}{order} LIMIT :_cap) t"
+    with _settings(conn, pl):
+        found = conn.execute(text(sql), {**pl.params, "_cap": cap}).scalar_one()
     return found, found >= cap
+
+
+def _ids(conn: Connection, src: Source, pl: Plan, order: str, limit: int, offset: int) -> list[int]:
+    sql = f"SELECT {src.alias}.id FROM {_from(src, pl)} ORDER BY {order} LIMIT :_lim OFFSET :_off"
+    with _settings(conn, pl):
+        return list(conn.execute(text(sql), {**pl.params, "_lim": limit, "_off": offset}).scalars().all())
 
 
 def list_ids(conn: Connection, src: Source, q: Query, *, offset: int, limit: int, cap: int) -> Listing:
     """The ids of one page (newest first) and the total."""
     pl = plan(conn, src, q, cap)
-    total, capped = count(conn, src, q, cap, pl)
-    a = src.alias
-    if pl.stream:
-        sql = (f"SELECT {a}.id FROM {pl.stream}" + "".join(f" AND {w}" for w in pl.where)
-               + f" ORDER BY {pl.order} LIMIT :_lim OFFSET :_off")
-        ids = conn.execute(text(sql), {**pl.params, "_lim": limit, "_off": offset}).scalars().all()
-        return Listing(list(ids), total, capped)
-    order, lim, off, reverse = src.order, limit, offset, False
-    if not capped and offset >= total:
-        return Listing([], total, capped)
-    if not capped and offset > total // 2:
+    order = pl.order or src.order
+    if not _exact(src, q):
+        if pl.known_capped:
+            return Listing(_ids(conn, src, pl, order, limit, offset), cap, True)
+        # Counted up to the cap by reading the first `cap` ids: one walk gives the total and the page.
+        first = _ids(conn, src, pl, order, cap, 0)
+        capped = len(first) >= cap
+        if offset + limit <= len(first) or not capped:
+            return Listing(first[offset:offset + limit], len(first), capped)
+        return Listing(_ids(conn, src, pl, order, limit, offset), len(first), capped)
+    total = rollup_total(conn, src, q)
+    if offset >= total:
+        return Listing([], total, False)
+    lim, off, reverse = limit, offset, False
+    if offset > total // 2 and not pl.stream:
         # Deep page: count from the oldest end instead of skipping most of the table.
         order = order.replace("DESC", "ASC")
         lim = min(limit, total - offset)
         off = max(0, total - offset - lim)
         reverse = True
-    sql = (f"SELECT {a}.id FROM {src.table} {a}" + (f" WHERE {' AND '.join(pl.where)}" if pl.where else "")
-           + f" ORDER BY {order} LIMIT :_lim OFFSET :_off")
-    ids = list(conn.execute(text(sql), {**pl.params, "_lim": lim, "_off": off}).scalars().all())
+    ids = _ids(conn, src, pl, order, lim, off)
     if reverse:
         ids.reverse()
-    return Listing(ids, total, capped)
+    return Listing(ids, total, False)
 
 
 def export_sql(conn: Connection, src: Source, q: Query, columns: str, *, limit: int,
                cap: int) -> tuple[str, dict[str, Any]]:
-    """One streaming SELECT of `columns` for q, newest first, at most `limit` rows."""
+    """One streaming SELECT of `columns` for q, newest first, at most `limit` rows (the planner
+    settings a PostgreSQL search needs stay set on `conn` for it)."""
     pl = plan(conn, src, q, cap)
+    for name, value in pl.pg_settings.items():
+        conn.execute(text(f"SET LOCAL {name} = {value}"))
     a = src.alias
     if pl.stream:
         sql = (f"SELECT {columns} FROM {pl.stream}" + "".join(f" AND {w}" for w in pl.where)

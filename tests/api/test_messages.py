@@ -178,3 +178,38 @@ async def test_details_of_a_noqueue_reject_and_netfilter_events(api, world) -> N
 async def test_details_unknown_key_is_404(api) -> None:
     r = await api.get("/api/message/" + "0" * 64 + "/details")
     assert r.status_code == 404 and r.json() == {"detail": "Message not found"}
+
+
+async def test_busy_recipient_walks_its_deliveries_newest_first(api, world, runtime) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"max_search_results": 300})
+    with world.engine.connect() as conn:
+        rcpt, n = conn.execute(text("SELECT recipient, COUNT(*) AS n FROM delivery GROUP BY recipient "
+                                    "ORDER BY n DESC LIMIT 1")).one()
+        assert n >= 300  # over the cap: the walk, not the id list
+        want = set(conn.execute(text("SELECT m.correlation_key FROM message m JOIN delivery d ON d.message_ref = m.id "
+                                     "WHERE d.recipient = :r ORDER BY m.id DESC LIMIT 150"), {"r": rcpt}).scalars())
+    got = []
+    for page in (1, 2, 3):
+        body = (await api.get("/api/messages", params={"recipient": rcpt, "limit": 50, "page": page})).json()
+        assert body["total"] == 300 and body["total_capped"]
+        got += [r["correlation_key"] for r in body["data"]]
+    assert len(got) == len(set(got)) == 150 and set(got) == want
+    both = (await api.get("/api/messages", params={"recipient": rcpt, "status": "delivered", "limit": 100})).json()
+    assert both["data"] and {r["final_status"] for r in both["data"]} == {"delivered"}
+
+
+@pytest.mark.parametrize("term", ["invoice", "zz-no-such-text", "re"])
+async def test_busy_recipient_with_a_search(api, world, runtime, term) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"max_search_results": 300})
+    with world.engine.connect() as conn:
+        rcpt = conn.execute(text("SELECT recipient FROM delivery GROUP BY recipient ORDER BY COUNT(*) DESC "
+                                 "LIMIT 1")).scalar()
+        doc = ("lower(coalesce(m.sender, '') || ' ' || coalesce(m.recipients, '') || ' ' || coalesce(m.subject, '') "
+               "|| ' <' || coalesce(m.message_id, '') || '> ' || coalesce(m.queue_id, ''))")
+        want = conn.execute(text(f"SELECT COUNT(*) FROM message m JOIN delivery d ON d.message_ref = m.id "
+                                 f"WHERE d.recipient = :r AND {doc} LIKE :t"), {"r": rcpt, "t": f"%{term}%"}).scalar()
+    body = (await api.get("/api/messages", params={"recipient": rcpt, "search": term, "limit": 500})).json()
+    assert body["total"] == min(want, 300)
+    for row in body["data"]:
+        rcpts = (await api.get(f"/api/message/{row['correlation_key']}/details")).json()["recipients"]
+        assert rcpt in rcpts
