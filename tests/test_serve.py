@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAILCOW_", "AUTH_", "DATABASE_URL", "PYTEST", "NICEGUI"))}
+    skip = ("MAILCOW_", "AUTH_", "DATABASE_URL", "PYTEST", "NICEGUI")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
     env.update({"DATA_DIR": str(tmp_path / "data"), "EMULATOR_BACKFILL_HOURS": "0.5", "FETCH_INTERVAL": "5",
                 "PYTHONUNBUFFERED": "1", **extra})
     return env

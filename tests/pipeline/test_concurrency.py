@@ -24,7 +24,7 @@ def test_concurrent_ingests_are_serialised(engine: Engine) -> None:
         try:
             for start in range(0, len(batch["postfix"]), 500):
                 ingest(engine, {"postfix": batch["postfix"][start:start + 500]}, domains=LocalDomains(LOCAL))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(b,)) for b in batches]
