@@ -2,9 +2,10 @@
 
 A list is newest first (time, then id). Filters are SQL conditions with bound parameters. The
 total comes from a rollup when every filter is one the rollup counts by (exact, a few hundred
-rows read whatever the table size); otherwise it is counted up to a cap (MAX_SEARCH_RESULTS) and
-reported as capped beyond it. Deep pages past the middle of an exactly counted list are read
-from the other end.
+rows read whatever the table size); otherwise the first `cap` (MAX_SEARCH_RESULTS) ids are read,
+newest first, which gives both the total — reported as capped when it reaches the cap — and the
+pages within it in one walk. Deep pages past the middle of an exactly counted list are read from
+the other end; pages past the cap of a capped list are read with OFFSET (slower, see BENCHMARKS).
 
 Free-text search on SQLite goes through the table's FTS5 trigram index: when it matches fewer
 rows than the cap those rows are sorted by time; when it matches more (a common word) the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -170,9 +171,10 @@ async def test_dmarc_upload_and_domain_view(user: User, ui_env: Path) -> None:
     await user.open("/dmarc")
     await user.should_see(marker="dmarc-empty")
     upload = user.find(ui.upload).elements.pop()
+    report = aggregate_report(report_id=f"ui-{time.time_ns()}")  # never stored by an earlier test
     await upload.handle_uploads([
-        SmallFileUpload(name="google.xml", content_type="text/xml", _data=aggregate_report()),
-        SmallFileUpload(name="google-again.xml", content_type="text/xml", _data=aggregate_report()),
+        SmallFileUpload(name="google.xml", content_type="text/xml", _data=report),
+        SmallFileUpload(name="google-again.xml", content_type="text/xml", _data=report),
         SmallFileUpload(name="junk.txt", content_type="text/plain", _data=b"hello")])
     await user.should_see("google.xml", retries=50)
     await _eventually(lambda: len(user.find(marker="upload-result").elements) == 3)
