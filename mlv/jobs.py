@@ -208,6 +208,11 @@ class Scheduler:
         # First check soon after start-up, once the first fetch has brought mailcow's domains.
         add(self._run, "interval", hours=6, args=["dns_check", self._dns_check], id="dns_check",
             next_run_time=datetime.now(UTC) + timedelta(seconds=30), max_instances=1, coalesce=True)
+        from mlv.releases import check_app_version
+
+        add(self._run, "interval", hours=6, args=["check_app_version", lambda: check_app_version(s)],
+            id="check_app_version", next_run_time=datetime.now(UTC) + timedelta(seconds=60), max_instances=1,
+            coalesce=True)
         from mlv.dmarc.jobs import run_dmarc_maintenance_job, run_imap_sync_job, run_update_geoip_job
 
         registry.jobs["dmarc_imap_sync"].interval = f"{s.dmarc_imap_interval} seconds"

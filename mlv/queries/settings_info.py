@@ -32,10 +32,10 @@ def masked_url(url: str) -> str:
 
 
 def maxmind_status(settings: Settings) -> dict[str, Any]:
-    """Whether GeoIP is set up; the DMARC side owns the databases (absent settings: not configured)."""
-    key = getattr(settings, "maxmind_license_key", "") or ""
-    account = getattr(settings, "maxmind_account_id", "") or ""
-    return {"configured": bool(key and account), "valid": bool(key and account), "error": None}
+    """Whether GeoIP databases are configured and actually open (the DMARC side's check)."""
+    from mlv.dmarc.geoip import maxmind_status as dmarc_maxmind_status
+
+    return dmarc_maxmind_status(settings)
 
 
 def local_domains(conn: Connection, settings: Settings) -> list[str]:
