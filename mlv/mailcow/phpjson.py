@@ -5,7 +5,7 @@ mailcow re-encodes everything it returns with ``json_encode``; the flags differ 
 
 * logs, domain, mailbox, alias, quarantine, dkim, fail2ban: ``JSON_PRETTY_PRINT`` (4 spaces),
   UTF-8 kept, ``/`` escaped as ``\\/``  -> :func:`pretty`;
-* mailq: compact, ``/`` escaped, non-ASCII as ``\\uXXXX`` -> :func:`compact_mailq`;
+* mailq: compact, ``/`` escaped, non-ASCII as ``\\u`` escapes of four hex digits -> :func:`compact_mailq`;
 * status/*, version, host ip, error objects: compact, ``/`` not escaped -> :func:`compact`.
 
 Type quirks of a ``json_decode(..., true)`` / ``json_encode`` round trip (applied by
@@ -108,5 +108,5 @@ def compact(value) -> bytes:
 
 
 def compact_mailq(value) -> bytes:
-    """Compact JSON with ``\\/`` and ``\\uXXXX`` escapes (mailq/all)."""
+    """Compact JSON with ``\\/`` and ``\\u`` escapes (mailq/all)."""
     return _compact_ascii(value).replace("/", "\\/").encode("ascii")
