@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bench.report import write_section  # noqa: E402
 from mlv.correlate.rules import LocalDomains  # noqa: E402
 from mlv.db import make_engine, migrate  # noqa: E402
-from mlv.ingest.pipeline import ingest_batch  # noqa: E402
+from mlv.ingest.pipeline import ingest_stream  # noqa: E402
 from mlv.ingest.store import (  # noqa: E402
     COLUMNS,
     TABLES,
@@ -85,9 +85,7 @@ def run_pipeline(url: str, items: dict[str, list]) -> dict[str, float]:
     domains = LocalDomains([*DOMAINS, *ALIAS_DOMAINS])
     total_lines = sum(len(v) for v in items.values())
     started = time.perf_counter()
-    for batch in batches(items):
-        with engine.begin() as conn:
-            ingest_batch(conn, batch, domains=domains)
+    ingest_stream(engine, batches(items), domains=domains)  # the path of `mlv import-log`
     elapsed = time.perf_counter() - started
     with engine.connect() as conn:
         from sqlalchemy import text

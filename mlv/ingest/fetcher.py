@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from mlv.ingest.pipeline import IngestResult, ingest_batch, local_domains
-from mlv.mailcow.client import MailcowClient
+from mlv.mailcow.client import MailcowClient, one_line
 
 log = logging.getLogger(__name__)
 
@@ -109,17 +110,58 @@ def fetch_source(client: MailcowClient, source: str, count: int, watermark: int 
     return out
 
 
+class FetchDatabaseError(RuntimeError):
+    """The database could not be read or written during a fetch run (the run's transaction is rolled back)."""
+
+
+_HINTS = (("database is locked", "another process holds SQLite's write lock; the next run tries again"),
+          ("disk is full", "free space where the database lives (DATA_DIR); the next run tries again"),
+          ("disk i/o error", "check the disk of DATA_DIR"),
+          ("connection refused", "is the PostgreSQL server running?"),
+          ("server closed the connection", "the PostgreSQL server went away; the next run tries again"),
+          ("terminating connection", "the PostgreSQL server went away; the next run tries again"))
+
+
+def database_reason(exc: BaseException) -> str:
+    """One readable line for a database failure: the driver's words (no SQL, no links) and a hint."""
+    orig = getattr(exc, "orig", None) or exc
+    words = str(orig).split("\n[SQL:", 1)[0].split("(Background on this error", 1)[0]
+    words = one_line(words, 300) or type(orig).__name__
+    hint = next((h for key, h in _HINTS if key in words.lower()), None)
+    return f"database error: {words}" + (f" ({hint})" if hint else "")
+
+
 @dataclass
 class FetchReport:
     result: IngestResult
     sources: dict[str, dict]
     gaps: list[dict]
 
+    def gap_text(self) -> str:
+        """The gaps on one readable line ("" when none): which log, between which times, why."""
+        def stamp(t: int) -> str:
+            return _time.strftime("%Y-%m-%d %H:%M:%S UTC", _time.gmtime(t))
+        return "; ".join(f"{g['source']}: lines between {stamp(g['last_known'])} and {stamp(g['oldest_available'])} "
+                         f"are missing ({g['note']})" for g in self.gaps)
+
 
 def run_fetch(engine: Engine, client: MailcowClient, *, server_id: int = 1, counts: dict[str, int],
               extra_domains: list[str] | tuple[str, ...] = (), blacklist: list[str] | tuple[str, ...] = (),
               objects_every: int = 300) -> FetchReport:
-    """One fetch run over every source; all of it lands in one transaction (or none of it does)."""
+    """One fetch run over every source; all of it lands in one transaction (or none of it does).
+
+    mailcow failures raise MailcowError, database failures FetchDatabaseError: both one readable line.
+    """
+    try:
+        return _run_fetch(engine, client, server_id=server_id, counts=counts, extra_domains=extra_domains,
+                          blacklist=blacklist, objects_every=objects_every)
+    except SQLAlchemyError as exc:
+        raise FetchDatabaseError(database_reason(exc)) from exc
+
+
+def _run_fetch(engine: Engine, client: MailcowClient, *, server_id: int, counts: dict[str, int],
+               extra_domains: list[str] | tuple[str, ...], blacklist: list[str] | tuple[str, ...],
+               objects_every: int) -> FetchReport:
     with engine.connect() as conn:
         marks = {s: get_state(conn, server_id, f"fetch:{s}").get("newest") for s in counts}
         objects_at = get_state(conn, server_id, "objects").get("fetched_at", 0)

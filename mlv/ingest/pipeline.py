@@ -4,7 +4,8 @@ parse -> store what is new -> correlate what was stored, in one transaction per 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, Engine, text
 from mlv.correlate.engine import Correlator
 from mlv.correlate.rules import LocalDomains, direction
 from mlv.ingest.records import RspamdRecord
-from mlv.ingest.store import SOURCES, ids_for_keys, parse_items, store_new
+from mlv.ingest.store import SOURCES, Parsed, ids_for_keys, parse_items, store_new, table_rows
 
 
 @dataclass
@@ -75,26 +76,54 @@ def lock_for_ingest(conn: Connection) -> None:
         conn.execute(text("UPDATE ingest_state SET updated_at = updated_at WHERE name = 'ingest-lock'"))
 
 
-def ingest_batch(conn: Connection, items: Mapping[str, Sequence[Any]], *, server_id: int = 1,
-                 domains: LocalDomains | None = None, blacklist: Iterable[str] = ()) -> IngestResult:
-    """Store and correlate items (per source, OLDEST FIRST) inside the caller's transaction."""
-    lock_for_ingest(conn)
-    result = IngestResult()
-    domains = domains if domains is not None else local_domains(conn, server_id)
+@dataclass
+class Prepared:
+    """A batch parsed and turned into table rows: everything that needs no database."""
+
+    received: dict[str, int]
+    parsed: dict[str, Parsed]
+    rows: dict[str, list[tuple]]
+
+
+def prepare_batch(items: Mapping[str, Sequence[Any]], *, server_id: int = 1, domains: LocalDomains,
+                  blacklist: Iterable[str] = ()) -> Prepared:
+    """Parse a batch (per source, OLDEST FIRST) and build its rows; pure, so it may run in another thread."""
     drop = _blacklist_filter({b.lower() for b in blacklist})
-    correlator = Correlator(conn, server_id=server_id, domains=domains)
 
     def rspamd_direction(r: RspamdRecord) -> str:
         return direction(r.has_auth, r.rcpt_smtp, domains)
 
-    new_rspamd: list[tuple[int, RspamdRecord]] = []
+    out = Prepared({}, {}, {})
     for source in SOURCES:
         batch = items.get(source)
         if not batch:
             continue
         parsed = parse_items(source, batch, server_id=server_id, drop=drop)
-        new_idx = store_new(conn, parsed, server_id=server_id, direction_of=rspamd_direction)
-        result.received[source] = len(batch)
+        out.received[source] = len(batch)
+        out.parsed[source] = parsed
+        out.rows[source] = table_rows(parsed, server_id=server_id, direction_of=rspamd_direction)
+    return out
+
+
+def ingest_batch(conn: Connection, items: Mapping[str, Sequence[Any]] | None = None, *, server_id: int = 1,
+                 domains: LocalDomains | None = None, blacklist: Iterable[str] = (),
+                 prepared: Prepared | None = None) -> IngestResult:
+    """Store and correlate items (per source, OLDEST FIRST) inside the caller's transaction.
+
+    `prepared`: the batch already parsed by prepare_batch (with the same domains), instead of `items`."""
+    lock_for_ingest(conn)
+    result = IngestResult()
+    domains = domains if domains is not None else local_domains(conn, server_id)
+    if prepared is None:
+        prepared = prepare_batch(items or {}, server_id=server_id, domains=domains, blacklist=blacklist)
+    correlator = Correlator(conn, server_id=server_id, domains=domains)
+    new_rspamd: list[tuple[int, RspamdRecord]] = []
+    for source in SOURCES:
+        parsed = prepared.parsed.get(source)
+        if parsed is None:
+            continue
+        new_idx = store_new(conn, parsed, server_id=server_id, rows=prepared.rows[source])
+        result.received[source] = prepared.received[source]
         result.stored[source] = len(new_idx)
         result.skipped[source] = parsed.skipped
         if parsed.skip_reasons:
@@ -111,6 +140,34 @@ def ingest_batch(conn: Connection, items: Mapping[str, Sequence[Any]], *, server
     result.messages_updated = stats.messages_updated
     result.rspamd_joined = stats.rspamd_joined
     return result
+
+
+def ingest_stream(engine: Engine, batches: Iterable[Mapping[str, Sequence[Any]]], *, server_id: int = 1,
+                  domains: LocalDomains, blacklist: Iterable[str] = (),
+                  done: Callable[[IngestResult], None] | None = None) -> IngestResult:
+    """Ingest many batches, each in its own transaction, parsing the next batch in a second thread
+    while the current one is written: SQLite and PostgreSQL release the GIL while they work, so
+    parsing and writing overlap on two cores. Batches must not split a second (see logfiles)."""
+    total = IngestResult()
+    blacklist = tuple(blacklist)
+
+    def prepare(items: Mapping[str, Sequence[Any]]) -> Prepared:
+        return prepare_batch(items, server_id=server_id, domains=domains, blacklist=blacklist)
+
+    source: Iterator[Mapping[str, Sequence[Any]]] = iter(batches)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlv-parse") as pool:
+        first = next(source, None)
+        pending: Future[Prepared] | None = pool.submit(prepare, first) if first is not None else None
+        while pending is not None:
+            ready = pending.result()
+            following = next(source, None)
+            pending = pool.submit(prepare, following) if following is not None else None
+            with engine.begin() as conn:
+                result = ingest_batch(conn, server_id=server_id, domains=domains, prepared=ready)
+            total.add(result)
+            if done is not None:
+                done(result)
+    return total
 
 
 def ingest(engine: Engine, items: Mapping[str, Sequence[Any]], **kwargs: Any) -> IngestResult:

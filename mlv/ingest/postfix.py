@@ -229,6 +229,21 @@ def syslog_item_fields(item: object) -> tuple[int, str, str, str]:
 # ----------------------------------------------------------------------------- small helpers
 
 
+def _finite(text: str) -> float | None:
+    """A finite float from log text, else None (a line must never fail on a number)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _bigint(text: str) -> int | None:
+    """An integer that fits a BIGINT column, else None."""
+    value = int(text)
+    return value if value <= 2**63 - 1 else None
+
+
 def _hostip(s: str) -> tuple[str | None, str | None, int | None] | None:
     """Split ``host[ip]`` / ``host[ip]:port`` / ``[ip]:port``; None when there is no ``[...]``."""
     b = s.find("[")
@@ -374,7 +389,9 @@ def _delivery(rec: PostfixRecord, rest: str) -> None:
             orig = m.group("orig2")
         rec.orig_to = orig
         rec.relay = m.group("relay")
-        rec.delay = float(m.group("delay"))
+        rec.delay = _finite(m.group("delay"))
+        if rec.delay is None:  # "1.2.3", or so many digits it overflows: keep the text
+            rec.extra["delay"] = m.group("delay")
         rec.delays = m.group("delays")
         rec.dsn = m.group("dsn")
         rec.status = m.group("status")
@@ -416,9 +433,8 @@ def _delivery_fallback(rec: PostfixRecord, rest: str) -> str | None:
         elif key == "relay":
             rec.relay = val
         elif key == "delay":
-            try:
-                rec.delay = float(val)
-            except ValueError:
+            rec.delay = _finite(val)
+            if rec.delay is None:
                 rec.extra["delay"] = val
         elif key == "delays":
             rec.delays = val
@@ -487,8 +503,8 @@ def _qmgr(rec: PostfixRecord, rest: str) -> None:
     size = m.group("size")
     if size is not None:
         rec.kind = "qmgr"
-        rec.size = int(size)
-        rec.nrcpt = int(m.group("nrcpt"))
+        rec.size = _bigint(size)
+        rec.nrcpt = _bigint(m.group("nrcpt"))
     else:
         rec.kind = "expired"
         rec.status = m.group("status")

@@ -170,24 +170,37 @@ def existing_keys(conn: Connection, source: str, times: Sequence[int]) -> set[tu
     return {(t, h) for t, h in rows}
 
 
+def table_rows(parsed: Parsed, *, server_id: int = 1,
+               direction_of: Callable[[RspamdRecord], str | None] | None = None,
+               only: Sequence[int] | None = None) -> list[tuple]:
+    """The table rows of parsed records (all of them, or those at the indexes `only`)."""
+    recs, hashes = parsed.records, parsed.hashes
+    idx: Iterable[int] = range(len(recs)) if only is None else only
+    source = parsed.source
+    if source == "postfix":
+        return [_postfix_row(recs[i], hashes[i], server_id) for i in idx]
+    if source == "rspamd":
+        return [_rspamd_row(recs[i], hashes[i], server_id, direction_of(recs[i]) if direction_of else None)
+                for i in idx]
+    if source == "netfilter":
+        return [_netfilter_row(recs[i], hashes[i], server_id) for i in idx]
+    return [_dovecot_row(recs[i], hashes[i], server_id) for i in idx]
+
+
 def store_new(conn: Connection, parsed: Parsed, *, server_id: int = 1,
-              direction_of: Callable[[RspamdRecord], str | None] | None = None) -> list[int]:
-    """Insert the records not stored yet; returns the indexes (into parsed.records) that were new."""
+              direction_of: Callable[[RspamdRecord], str | None] | None = None,
+              rows: Sequence[tuple] | None = None) -> list[int]:
+    """Insert the records not stored yet; returns the indexes (into parsed.records) that were new.
+
+    `rows`: the rows of every record, built beforehand (table_rows), e.g. in a parsing thread."""
     times = [r.time for r in parsed.records]
     have = existing_keys(conn, parsed.source, times)
     new_idx = [i for i, (t, h) in enumerate(zip(times, parsed.hashes, strict=True)) if (t, h) not in have]
-    source = parsed.source
-    recs, hashes = parsed.records, parsed.hashes
-    if source == "postfix":
-        rows = [_postfix_row(recs[i], hashes[i], server_id) for i in new_idx]
-    elif source == "rspamd":
-        rows = [_rspamd_row(recs[i], hashes[i], server_id, direction_of(recs[i]) if direction_of else None)
-                for i in new_idx]
-    elif source == "netfilter":
-        rows = [_netfilter_row(recs[i], hashes[i], server_id) for i in new_idx]
+    if rows is None:
+        new_rows = table_rows(parsed, server_id=server_id, direction_of=direction_of, only=new_idx)
     else:
-        rows = [_dovecot_row(recs[i], hashes[i], server_id) for i in new_idx]
-    executemany(conn, insert_sql(conn, TABLES[source], COLUMNS[source]), rows)
+        new_rows = list(rows) if len(new_idx) == len(rows) else [rows[i] for i in new_idx]
+    executemany(conn, insert_sql(conn, TABLES[parsed.source], COLUMNS[parsed.source]), new_rows)
     return new_idx
 
 
