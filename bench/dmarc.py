@@ -28,10 +28,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
-    sys.path[0] = str(ROOT)  # bench/dns.py would shadow the dnspython package
-else:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
 from tests.dmarc.reportgen import DAY, aggregate_xml, gz, zipped  # noqa: E402

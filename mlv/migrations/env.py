@@ -4,9 +4,11 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import mlv.models  # noqa: F401  (registers the tables)
+from mlv.db import include_object
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes.get("connection")
+options = {"target_metadata": target_metadata, "render_as_batch": True, "include_object": include_object}
 
 if connection is None:  # `alembic` command line: use the configured URL
     from mlv.config import get_settings
@@ -14,11 +16,10 @@ if connection is None:  # `alembic` command line: use the configured URL
 
     engine = make_engine(get_settings().db_url)
     with engine.begin() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=True)
+        context.configure(connection=connection, **options)
         with context.begin_transaction():
             context.run_migrations()
 else:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(connection=connection, **options)
     with context.begin_transaction():
         context.run_migrations()

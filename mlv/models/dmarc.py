@@ -12,7 +12,9 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Text
 from sqlmodel import Field, SQLModel
 
-_ID = BigInteger().with_variant(Integer(), "sqlite")
+from mlv.models.types import BIG_ID
+
+_ID = BIG_ID
 
 
 def _id() -> Column:  # type: ignore[type-arg]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
+from mlv.models.types import BIG_ID
+
 
 class PostfixLog(SQLModel, table=True):
     __tablename__ = "postfix_log"
@@ -19,7 +21,7 @@ class PostfixLog(SQLModel, table=True):
         Index("ix_postfix_log_queue_id", "queue_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
     time: int = Field(sa_column=Column(BigInteger, nullable=False))
     line_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -49,7 +51,7 @@ class RspamdLog(SQLModel, table=True):
         Index("ix_rspamd_log_message_id", "message_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
     time: int = Field(sa_column=Column(BigInteger, nullable=False))
     line_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -78,7 +80,7 @@ class NetfilterLog(SQLModel, table=True):
         Index("ix_netfilter_log_ip", "ip"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
     time: int = Field(sa_column=Column(BigInteger, nullable=False))
     line_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -100,7 +102,7 @@ class DovecotLog(SQLModel, table=True):
         Index("ix_dovecot_log_message_id", "message_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
     time: int = Field(sa_column=Column(BigInteger, nullable=False))
     line_hash: int = Field(sa_column=Column(BigInteger, nullable=False))

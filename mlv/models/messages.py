@@ -9,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
+from mlv.models.types import BIG_ID
+
 
 class Message(SQLModel, table=True):
     __tablename__ = "message"
@@ -19,7 +21,7 @@ class Message(SQLModel, table=True):
         Index("ix_message_last_seen", "last_seen"),
     )
 
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(primary_key=True, sa_type=BIG_ID, sa_column_kwargs={"autoincrement": False})
     server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
     correlation_key: str = Field(max_length=64)
     message_id: str | None = Field(default=None, sa_column=Column(Text))
@@ -53,7 +55,7 @@ class MessageQueue(SQLModel, table=True):
         Index("ix_message_queue_message_ref", "message_ref"),
     )
 
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(primary_key=True, sa_type=BIG_ID, sa_column_kwargs={"autoincrement": False})
     server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
     queue_id: str = Field(max_length=24)
     message_ref: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -77,10 +79,9 @@ class Delivery(SQLModel, table=True):
     __tablename__ = "delivery"
     __table_args__ = (
         Index("ux_delivery_message_recipient", "message_ref", "recipient", unique=True),
-        Index("ix_delivery_recipient", "recipient"),
     )
 
-    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    id: int = Field(primary_key=True, sa_type=BIG_ID, sa_column_kwargs={"autoincrement": False})
     server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
     message_ref: int = Field(sa_column=Column(BigInteger, nullable=False))
     recipient: str = Field(sa_column=Column(Text, nullable=False))

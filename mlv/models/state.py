@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
+from mlv.models.types import BIG_ID
+
 
 class IngestState(SQLModel, table=True):
     """Small key/value rows: fetch watermarks per source, correlation progress, counters."""
@@ -23,7 +25,7 @@ class ImportGap(SQLModel, table=True):
     __tablename__ = "import_gap"
     __table_args__ = (Index("ix_import_gap_detected_at", "detected_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
     server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
     source: str = Field(max_length=16)
     detected_at: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -12,7 +12,7 @@ In one run on this machine:
 - runs of the two interleaved (the machine is shared), medians reported.
 Prints the figures and writes them to BENCHMARKS.md (section "DNS checks").
 
-    python bench/dns.py [--domains 200] [--runs 5] [--no-checkdmarc]
+    python bench/dnscheck.py [--domains 200] [--runs 5] [--no-checkdmarc]
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# run as a script, this file's folder comes first on sys.path and "dns" would be this file, not dnspython
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
 
 from bench.report import write_section  # noqa: E402
