@@ -14,17 +14,22 @@ from sqlmodel import Field, SQLModel
 from mlv.models.types import BIG_ID
 
 
-class PostfixLog(SQLModel, table=True):
+class LogLine(SQLModel):
+    """The columns every log table has (each table gets its own copies of them)."""
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
+    server_id: int = Field(default=1, sa_type=SmallInteger, nullable=False, sa_column_kwargs={"default": 1})
+    time: int = Field(sa_type=BigInteger, nullable=False)
+    line_hash: int = Field(sa_type=BigInteger, nullable=False)
+
+
+class PostfixLog(LogLine, table=True):
     __tablename__ = "postfix_log"
     __table_args__ = (
         Index("ux_postfix_log_time_hash", "time", "line_hash", unique=True),
         Index("ix_postfix_log_queue_id", "queue_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
-    server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
-    time: int = Field(sa_column=Column(BigInteger, nullable=False))
-    line_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
     priority: str = Field(max_length=16)
     program: str = Field(max_length=64)
     message: str = Field(sa_column=Column(Text, nullable=False))
@@ -44,17 +49,13 @@ class PostfixLog(SQLModel, table=True):
     sasl_user: str | None = Field(default=None, sa_column=Column(Text))
 
 
-class RspamdLog(SQLModel, table=True):
+class RspamdLog(LogLine, table=True):
     __tablename__ = "rspamd_log"
     __table_args__ = (
         Index("ux_rspamd_log_time_hash", "time", "line_hash", unique=True),
         Index("ix_rspamd_log_message_id", "message_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
-    server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
-    time: int = Field(sa_column=Column(BigInteger, nullable=False))
-    line_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
     message_id: str | None = Field(default=None, sa_column=Column(Text))
     score: float = 0.0
     required_score: float | None = None
@@ -73,17 +74,13 @@ class RspamdLog(SQLModel, table=True):
     symbols: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON object
 
 
-class NetfilterLog(SQLModel, table=True):
+class NetfilterLog(LogLine, table=True):
     __tablename__ = "netfilter_log"
     __table_args__ = (
         Index("ux_netfilter_log_time_hash", "time", "line_hash", unique=True),
         Index("ix_netfilter_log_ip", "ip"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
-    server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
-    time: int = Field(sa_column=Column(BigInteger, nullable=False))
-    line_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
     priority: str = Field(max_length=16)
     message: str = Field(sa_column=Column(Text, nullable=False))
     action: str = Field(max_length=16)
@@ -95,17 +92,13 @@ class NetfilterLog(SQLModel, table=True):
     auth_method: str | None = Field(default=None, max_length=32)
 
 
-class DovecotLog(SQLModel, table=True):
+class DovecotLog(LogLine, table=True):
     __tablename__ = "dovecot_log"
     __table_args__ = (
         Index("ux_dovecot_log_time_hash", "time", "line_hash", unique=True),
         Index("ix_dovecot_log_message_id", "message_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=BIG_ID)
-    server_id: int = Field(default=1, sa_column=Column(SmallInteger, nullable=False, default=1))
-    time: int = Field(sa_column=Column(BigInteger, nullable=False))
-    line_hash: int = Field(sa_column=Column(BigInteger, nullable=False))
     priority: str = Field(max_length=16)
     program: str = Field(max_length=64)
     message: str = Field(sa_column=Column(Text, nullable=False))
