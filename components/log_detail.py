@@ -6,11 +6,9 @@ from typing import Any
 
 from nicegui import ui
 
-from components.badges import status_badge
 from components.cards import key_values
 from components.context import engine, io_bound
-from components.format import when
-from components.message_detail import open_message_dialog, symbols_table
+from components.message_detail import log_lines, open_message_dialog, symbols_table
 from mlv.queries.logs import postfix_by_queue
 
 
@@ -27,15 +25,7 @@ async def open_queue_dialog(queue_id: str) -> None:
                 ui.button("Message", icon="mail",
                           on_click=lambda: open_message_dialog(data["correlation_key"])).props("flat dense no-caps")
             ui.button(icon="close", on_click=dialog.close).props("flat round dense")
-        with ui.column().classes("w-full gap-0 font-mono text-xs"):
-            for line in data["logs"]:
-                with ui.row().classes("w-full gap-2 no-wrap items-start py-0.5 border-b border-gray-100 "
-                                      "dark:border-gray-800"):
-                    ui.label(when(line.get("time"))).classes("text-gray-500 shrink-0")
-                    ui.label(line.get("program") or "").classes("text-primary shrink-0")
-                    if line.get("status"):
-                        status_badge(line["status"])
-                    ui.label(line.get("message") or "").classes("break-all")
+        log_lines(data["logs"])
         rspamd = data.get("rspamd")
         if rspamd:
             ui.label("Rspamd").classes("text-base font-semibold mt-2")

@@ -96,15 +96,20 @@ def _postfix(by_recipient: dict[str, list[dict[str, Any]]]) -> None:
         title = "Message (lines naming no recipient)" if recipient == "_system" else recipient
         with ui.expansion(f"{title} — {len(lines)} lines", value=True).classes("w-full") \
                 .props("dense header-class=font-semibold"):
-            with ui.column().classes("w-full gap-0 font-mono text-xs"):
-                for line in lines:
-                    with ui.row().classes("w-full gap-2 no-wrap items-start py-0.5 border-b border-gray-100 "
-                                          "dark:border-gray-800"):
-                        ui.label(when(line.get("time"))).classes("text-gray-500 shrink-0")
-                        ui.label(line.get("program") or "").classes("text-primary shrink-0")
-                        if line.get("status"):
-                            status_badge(line["status"])
-                        ui.label(line.get("message") or "").classes("break-all")
+            log_lines(lines)
+
+
+def log_lines(lines: list[dict[str, Any]]) -> None:
+    """Log lines as a compact monospace list: time, program, status, message (all as text)."""
+    with ui.column().classes("w-full gap-0 font-mono text-xs"):
+        for line in lines:
+            with ui.row().classes("w-full gap-2 no-wrap items-start py-0.5 border-b border-gray-100 "
+                                  "dark:border-gray-800"):
+                ui.label(when(line.get("time"))).classes("text-gray-500 shrink-0")
+                ui.label(line.get("program") or "").classes("text-primary shrink-0")
+                if line.get("status"):
+                    status_badge(line["status"])
+                ui.label(line.get("message") or "").classes("break-all")
 
 
 def _rspamd(rspamd: dict[str, Any] | None) -> None:
