@@ -32,12 +32,12 @@ from bench.api_data import copy_to_postgres, fill_sqlite  # noqa: E402
 from bench.report import write_section  # noqa: E402
 
 
-def run_backend(url: str, label: str, runs: int) -> list[dict]:
+def run_backend(url: str, label: str, runs: int, only: str = "") -> list[dict]:
     from mlv.db import make_engine
 
     engine = make_engine(url)
     try:
-        cases = cases_for(engine)
+        cases = [c for c in cases_for(engine) if only.lower() in f"{c[0]} {c[1]}".lower()]
         print(f"{label}: {len(cases)} cases x {runs} requests", flush=True)
         return asyncio.run(measure(engine, cases, runs=runs, label=label))
     finally:
@@ -87,6 +87,8 @@ def main() -> None:
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--pg-url", default="", help="a PostgreSQL database already holding the copy (no new copy)")
+    parser.add_argument("--only", default="", help="only the cases whose route or name contains this text; "
+                        "their figures go to a section of their own")
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -96,11 +98,11 @@ def main() -> None:
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         fill = fill_sqlite(f"sqlite:///{db}", args.messages)
         print(f"filled: {fill}", flush=True)
-    results = {"SQLite": run_backend(f"sqlite:///{db}", "SQLite", args.runs)}
+    results = {"SQLite": run_backend(f"sqlite:///{db}", "SQLite", args.runs, args.only)}
     data_rows = _data_rows(db)
     server = None
     if args.pg_url:
-        results["PostgreSQL"] = run_backend(args.pg_url, "PostgreSQL", args.runs)
+        results["PostgreSQL"] = run_backend(args.pg_url, "PostgreSQL", args.runs, args.only)
     elif not args.no_postgres:
         from tests.servers import PostgresServer
 
@@ -111,7 +113,7 @@ def main() -> None:
             started = time.perf_counter()
             copy_to_postgres(f"sqlite:///{db}", url)
             print(f"copied to PostgreSQL in {time.perf_counter() - started:.0f} s", flush=True)
-            results["PostgreSQL"] = run_backend(url, "PostgreSQL", args.runs)
+            results["PostgreSQL"] = run_backend(url, "PostgreSQL", args.runs, args.only)
         finally:
             server.stop()
     rows = [*data_rows, "", METHOD, "", *table(results), "",
@@ -121,7 +123,8 @@ def main() -> None:
             "requests per case.",
             "`total` of filtered lists is exact from rollups for direction/status/action/date filters, and counted "
             "up to MAX_SEARCH_RESULTS (1,000) otherwise."]
-    write_section("API latency (1M messages)", rows, machine=f"{platform.machine()}, {os.cpu_count()} cores, "
+    title = "API latency (1M messages)" + (f", cases matching “{args.only}” measured again" if args.only else "")
+    write_section(title, rows, machine=f"{platform.machine()}, {os.cpu_count()} cores, "
                   f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
     for line in rows:
         print(line)
