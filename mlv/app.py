@@ -93,16 +93,21 @@ def setup_ui(settings: Settings) -> None:
     from components.session import login_page_socket
 
     app.state.mlv_auth.ui_public = login_page_socket  # the login form's websocket needs no session
+    from mlv.api.security import install_security_headers
+
+    install_security_headers(app, logo_url=settings.app_logo_url, trusted_proxies=settings.trusted_proxies)
 
     holder: dict[str, Runtime] = {}
 
-    async def _startup() -> None:
+    def _startup() -> None:
         import asyncio
 
         from mlv.jobs import registry
 
         registry.bind_loop(asyncio.get_running_loop())  # job status changes reach the pages as events
-        rt = await asyncio.to_thread(start, settings)
+        # NOTE: synchronous on purpose: NiceGUI runs an async startup handler as a background task, so
+        # requests would reach the database while Alembic is still migrating it (and start a second migration).
+        rt = start(settings)
         holder["rt"] = rt
         start_jobs(rt)
 
@@ -138,7 +143,8 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, native
     setup_ui(settings)
     url = f"http://{host}:{port}/"
     if settings.auth_enabled:
-        password = settings.effective_password()
+        # A generated password is shown once so people can log in; a configured one is never echoed.
+        password = "(AUTH_PASSWORD)" if settings.auth_password else settings.effective_password()
         note = "" if settings.auth_password else f" (generated, kept in {settings.data_dir / 'admin-password'})"
         print(f"mlv: open {url}  user: {settings.auth_username}  password: {password}{note}", flush=True)
     else:
@@ -148,7 +154,14 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, native
     os.environ.setdefault("NICEGUI_STORAGE_PATH", str(storage.resolve()))
     _use_storage(Path(os.environ["NICEGUI_STORAGE_PATH"]))
     kwargs: dict[str, Any] = {"host": host, "port": port, "title": settings.app_title, "reload": False,
-                              "show": False, "storage_secret": _storage_secret(settings), "show_welcome_message": False}
+                              "show": False, "storage_secret": _storage_secret(settings), "show_welcome_message": False,
+                              # h11 refuses a request line + headers over 64 KiB; httptools buffers any size,
+                              # so one client could make the server hold hundreds of MB before auth runs.
+                              "http": "h11", "h11_max_incomplete_event_size": 64 * 1024}
+    # uvicorn takes the client address and scheme from X-Forwarded-* only from TRUSTED_PROXIES
+    # (its own default would believe any local process)
+    kwargs.update(proxy_headers=bool(settings.trusted_proxies),
+                  forwarded_allow_ips=",".join(settings.trusted_proxies) or None)
     if native:
         kwargs.update(native=True, window_size=settings.native_window_size_tuple)
     ui.run(**kwargs)
