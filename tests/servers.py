@@ -73,8 +73,11 @@ class PostgresServer:
         return self.url(name)
 
     def _ctl(self, *args: str) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args],
-                       check=True, capture_output=True, timeout=60)
+        # Output to a file, not a pipe: a server that pg_ctl (re)starts inherits it, and a pipe held
+        # open by the server would keep subprocess.run waiting until the timeout.
+        with open(self.datadir.parent / "pg_ctl.log", "ab") as log:
+            subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args],
+                           check=True, stdout=log, stderr=log, timeout=60)
 
     def restart(self) -> None:
         self._ctl("-m", "fast", "-w", "restart")
