@@ -216,6 +216,10 @@ def list_ids(conn: Connection, src: Source, q: Query, *, offset: int, limit: int
     if not _exact(src, q):
         if pl.known_capped:
             return Listing(_ids(conn, src, pl, order, limit, offset), cap, True)
+        if offset >= cap:  # past the cap: rows there mean the count stops at the cap
+            ids = _ids(conn, src, pl, order, limit, offset)
+            if ids:
+                return Listing(ids, cap, True)
         # Counted up to the cap by reading the first `cap` ids: one walk gives the total and the page.
         first = _ids(conn, src, pl, order, cap, 0)
         capped = len(first) >= cap
