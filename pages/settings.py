@@ -7,7 +7,7 @@ from typing import Any
 
 from nicegui import ui
 
-from components.cards import key_values, section
+from components.cards import key_values, notice, section
 from components.context import engine, io_bound, settings
 from components.format import when
 from components.frame import frame
@@ -59,19 +59,25 @@ async def settings_page() -> None:
                 key_values(_mail_settings())
         with ui.row().classes("w-full gap-4 no-wrap max-lg:flex-wrap"):
             with section("Import", icon="download", classes="flex-1", marker="import-status"):
+                if info.get("database_error"):
+                    notice(f"The database cannot be read: {info['database_error']}", kind="error",
+                           marker="database-error")
                 rows = [{"source": k, "last_import": when(v["last_import"]), "last_fetch": when(v["last_fetch_run"]),
                          "total": f"{v['total_entries']:,}", "oldest": when(v["oldest_entry"])}
-                        for k, v in info["import_status"].items()]
+                        for k, v in (info["import_status"] or {}).items()]
                 ui.table(columns=[column("source", "Source"), column("last_import", "Last import"),
                                   column("last_fetch", "Last fetch"), column("total", "Lines", align="right"),
                                   column("oldest", "Oldest")], rows=rows, row_key="source") \
                     .props("flat dense").classes("w-full")
             with section("Correlation", icon="link", classes="flex-1", marker="correlation-status"):
                 c = info["correlation_status"]
-                key_values([("Messages", f"{c['total']:,}"),
-                            ("Complete", f"{c['complete']:,} ({c['completion_rate']} %)"),
-                            ("Still open", f"{c['incomplete']:,}"), ("Expired", f"{c['expired']:,}"),
-                            ("Last update", when(c["last_update"]))])
+                if c is None:
+                    ui.label("unknown while the database cannot be read").classes("text-sm text-gray-500")
+                else:
+                    key_values([("Messages", f"{c['total']:,}"),
+                                ("Complete", f"{c['complete']:,} ({c['completion_rate']} %)"),
+                                ("Still open", f"{c['incomplete']:,}"), ("Expired", f"{c['expired']:,}"),
+                                ("Last update", when(c["last_update"]))])
             with section("Health", icon="favorite", classes="flex-1", marker="health"):
                 db = health["database"]
                 recent = (health.get("recent_activity") or {}).get("last_5_minutes") or {}

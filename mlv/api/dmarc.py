@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["dmarc"])
 router.include_router(dmarc_imap.router)
 router.include_router(settings_test.router)
+# Bounds keep OFFSET within a 64-bit integer (SQLite and PostgreSQL refuse bigger ones).
+MAX_OFFSET = 1_000_000_000
+MAX_PAGE = 1_000_000
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 PASS_NOTE = "dmarc_pass_pct counts messages with aligned SPF pass or aligned DKIM pass (RFC 7489 §6.6.2)."
 
 
@@ -42,7 +46,8 @@ Days = Annotated[int, Depends(days_param)]
 
 def _domain(domain: str) -> str:
     domain = domain.strip().lower().rstrip(".")
-    if not domain or len(domain) > 253:
+    # NUL and control characters are no part of a name (and PostgreSQL refuses NUL in text).
+    if not domain or len(domain) > 253 or not domain.isprintable():
         raise HTTPException(status_code=400, detail="invalid domain")
     return domain
 
@@ -65,26 +70,26 @@ def dmarc_reports(domain: str, days: Days, engine: EngineDep) -> dict[str, Any]:
 
 @router.get("/dmarc/domains/{domain}/sources", description=PASS_NOTE)
 def dmarc_sources(domain: str, days: Days, engine: EngineDep,
-                  limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                  limit: int = Query(1000, ge=1, le=10000), offset: Offset = 0) -> dict[str, Any]:
     return queries.sources(engine=engine, domain=_domain(domain), days=days, limit=limit, offset=offset)
 
 
 @router.get("/dmarc/domains/{domain}/failures")
 def dmarc_failures(domain: str, days: Days, engine: EngineDep,
-                   limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                   limit: int = Query(100, ge=1, le=1000), offset: Offset = 0) -> dict[str, Any]:
     """DMARC failure (ruf) reports for the domain, newest first (beyond the contract)."""
     return queries.failures(engine=engine, domain=_domain(domain), days=days, limit=limit, offset=offset)
 
 
 @router.get("/dmarc/domains/{domain}/tls-reports")
 def tls_reports(domain: str, days: Days, engine: EngineDep,
-                limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+                limit: int = Query(1000, ge=1, le=10000), offset: Offset = 0) -> dict[str, Any]:
     return tlsrpt.reports(engine=engine, domain=_domain(domain), days=days, limit=limit, offset=offset)
 
 
 @router.get("/dmarc/domains/{domain}/tls-reports/daily")
 def tls_daily(domain: str, days: Days, engine: EngineDep,
-              page: int = Query(1, ge=1), page_size: int = Query(20, ge=1, le=500)) -> dict[str, Any]:
+              page: int = Query(1, ge=1, le=MAX_PAGE), page_size: int = Query(20, ge=1, le=500)) -> dict[str, Any]:
     return tlsrpt.daily(engine=engine, domain=_domain(domain), days=days, page=page, page_size=page_size)
 
 

@@ -22,6 +22,7 @@ LOCAL_RELAYS = ("127.0.0.1", "[::1]", "localhost")
 TEMPORARY_ACTIONS = ("greylist", "soft reject")
 REJECT_STATUS = {"rejected": "rejected", "discarded": "rejected", "held": "deferred"}
 CHUNK = 500
+PADDED_SIZES = tuple(sorted({*(4 ** k for k in range(1, 8) if 4 ** k < CHUNK), CHUNK}))
 
 
 @dataclass(eq=False)
@@ -149,8 +150,11 @@ class CorrelationState:
         values = list(dict.fromkeys(v for v in values if v is not None))
         out: list = []
         for chunk in _chunks(values):
-            params = {f"v{i}": v for i, v in enumerate(chunk)} | (extra or {})
-            marks = ", ".join(f":v{i}" for i in range(len(chunk)))
+            # The list is padded (with its last value) to one of a few lengths, so a handful of SQL
+            # texts serve every batch instead of one compiled statement cached per length.
+            size = next(n for n in PADDED_SIZES if n >= len(chunk))
+            params = {f"v{i}": chunk[min(i, len(chunk) - 1)] for i in range(size)} | (extra or {})
+            marks = ", ".join(f":v{i}" for i in range(size))
             out.extend(self.conn.execute(text(sql.format(col=column, marks=marks)), params).mappings().all())
         return out
 

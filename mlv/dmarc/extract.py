@@ -78,5 +78,15 @@ def extract_reports(data: bytes | Message, *, filename: str = "", limits: Limits
     for report in out.reports:
         report.repairs[:0] = scope.notes
     if not out.reports:
-        raise ReportError("; ".join(out.problems) or "no report found")
+        raise ReportError(summarise(out.problems) or "no report found")
     return out
+
+
+def summarise(problems: list[str], shown: int = 5) -> str:
+    """The reasons in one readable sentence: an e-mail with 200 junk parts must not give 200 of them."""
+    text = "; ".join(problems[:shown])
+    if len(problems) > shown + 1:
+        text += f"; and {len(problems) - shown - 1:,} more; last: {problems[-1]}"
+    elif len(problems) > shown:
+        text += f"; {problems[-1]}"
+    return text

@@ -9,6 +9,7 @@ flags. One sync runs at a time per process; a second request gets the running on
 
 from __future__ import annotations
 
+import imaplib
 import json
 import logging
 import re
@@ -159,9 +160,10 @@ def run_sync(engine: Engine, settings: Any, *, sync_type: str = "manual", notify
                                         "emails_processed, reports_created, reports_duplicate, reports_failed) "
                                         "VALUES (:type, 'running', :t, 0, 0, 0, 0, 0) RETURNING id"),
                                    {"type": sync_type, "t": started}).scalar_one()
-        run, error = _Run(), None
+        run, error, connected = _Run(), None, False
         try:
             mailbox = open_mailbox(settings)
+            connected = True
             try:
                 _process(engine, settings, mailbox, run)
             finally:
@@ -171,6 +173,9 @@ def run_sync(engine: Engine, settings: Any, *, sync_type: str = "manual", notify
                     pass
         except Exception as exc:  # connection, login, folder, database: the sync fails, the mails stay
             error = error_text(exc, settings.dmarc_imap_password.get_secret_value())
+            if connected and isinstance(exc, imaplib.IMAP4.abort | ConnectionError | EOFError):
+                error = (f"the IMAP server closed the connection during the sync ({error}); {run.processed} of "
+                         f"{run.found} mails were imported, the next sync imports the rest")
             log.warning("DMARC IMAP sync %s failed: %s", sync_id, error)
         if error is None and run.failed:
             message = f"{len(run.failed)} emails failed to process"

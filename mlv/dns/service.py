@@ -182,7 +182,14 @@ def list_domains(engine: Engine, settings: Settings, mailcow_factory: Callable[[
 
 
 def run_dns_check_job(engine: Engine, settings: Settings, mailcow_factory: Callable[[], Any] | None) -> dict:
-    """The scheduled dns_check job (blocking; runs in the scheduler's worker thread)."""
+    """The scheduled dns_check job (blocking; runs in the scheduler's worker thread).
+
+    Raises (the job shows "failed" and why) when there were domains to check and none could be:
+    the nameservers do not answer. The cards keep the per-check reasons either way.
+    """
     summary = asyncio.run(run_checks(engine, settings, mailcow_factory))
-    summary.pop("results")
+    results = summary.pop("results")
+    if results and not summary["domains_checked"] and summary["errors"]:
+        more = f" (and {len(summary['errors']) - 1} more)" if len(summary["errors"]) > 1 else ""
+        raise RuntimeError(f"no domain could be checked: {summary['errors'][0]}{more}")
     return summary

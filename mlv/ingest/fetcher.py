@@ -4,7 +4,9 @@ mailcow's logs are newest-first ring buffers with no cursor. Each run asks for t
 items; when they do not reach back past the watermark (the newest second already stored) it
 asks again for more (x4 each time) up to the buffer's size, in single requests so that no
 line shifts between pages. Lines of the oldest second of an answer are dropped unless the
-whole buffer came back, since that second may be cut; they were stored by the run before.
+whole buffer came back, since that second may be cut; they were stored by the run before. When
+no run before reached them (the first run, or a gap) they are kept, cut or not: a later, longer
+view of that second adds only the twins this one did not have (see mlv.ingest.store).
 When even the whole buffer does not reach the watermark, lines were lost: a gap is recorded.
 The watermark lives in the database, so a restart of mlv loses nothing either.
 """
@@ -92,7 +94,7 @@ def fetch_source(client: MailcowClient, source: str, count: int, watermark: int 
         out.gap = {"last_known": watermark, "oldest_available": oldest,
                    "note": ("mailcow's buffer wrapped before it was read: lines were lost" if wrapped else
                             "mailcow's log buffer was emptied (restart?): lines written before that are missing")}
-    keep_oldest_second = (whole and not wrapped) or oldest == out.newest
+    keep_oldest_second = (whole and not wrapped) or oldest == out.newest or watermark is None or not reached
     chosen = []
     newer_time = out.newest  # time of the nearest readable item above, walking newest first
     for item in items:
@@ -155,8 +157,17 @@ def run_fetch(engine: Engine, client: MailcowClient, *, server_id: int = 1, coun
     try:
         return _run_fetch(engine, client, server_id=server_id, counts=counts, extra_domains=extra_domains,
                           blacklist=blacklist, objects_every=objects_every)
-    except SQLAlchemyError as exc:
-        raise FetchDatabaseError(database_reason(exc)) from exc
+    except Exception as exc:
+        # the bulk inserts run on the driver's cursor: its errors arrive unwrapped
+        if isinstance(exc, SQLAlchemyError | _driver_error(engine)):
+            raise FetchDatabaseError(database_reason(exc)) from exc
+        raise
+
+
+def _driver_error(engine: Engine) -> type[BaseException]:
+    dbapi = getattr(engine.dialect, "loaded_dbapi", None) or getattr(engine.dialect, "dbapi", None)
+    error = getattr(dbapi, "Error", None)
+    return error if isinstance(error, type) and issubclass(error, BaseException) else SQLAlchemyError
 
 
 def _run_fetch(engine: Engine, client: MailcowClient, *, server_id: int, counts: dict[str, int],
@@ -184,7 +195,9 @@ def _run_fetch(engine: Engine, client: MailcowClient, *, server_id: int, counts:
             state = get_state(conn, server_id, f"fetch:{source}")
             if f.newest is not None and (state.get("newest") is None or f.newest >= state["newest"]):
                 state["newest"] = f.newest
-            state.update(last_fetch=now, asked=f.asked, received=f.received)
+            # Items of this answer that could not be read, and why (GET /api/settings/info shows them).
+            state.update(last_fetch=now, asked=f.asked, received=f.received,
+                         skipped=result.skipped.get(source, 0), skip_reasons=result.skip_reasons.get(source, {}))
             if f.items:
                 state["last_import"] = now
             set_state(conn, server_id, f"fetch:{source}", state)

@@ -117,9 +117,17 @@ def parse_netfilter(item: object) -> NetfilterRecord:
     elif not isinstance(priority, str):
         raise ParseError("priority is not a string")
     msg = clean_text(message)
-    rec = NetfilterRecord(t, priority, msg)
+    rec = NetfilterRecord(t, clean_text(priority), msg)
     _classify(rec, msg)
     return rec
+
+
+def _int32(text: str) -> int | None:
+    """A number from the line if it fits an INTEGER column, else None (the line is still kept)."""
+    if len(text.lstrip("-")) > 10:  # int() also refuses strings of more than 4300 digits
+        return None
+    value = int(text)
+    return value if -(2**31) <= value < 2**31 else None
 
 
 def _classify(rec: NetfilterRecord, msg: str) -> None:
@@ -127,7 +135,7 @@ def _classify(rec: NetfilterRecord, msg: str) -> None:
         m = _MATCHED_RE.match(msg)
         if m is not None:
             rec.action = "warning"
-            rec.rule_id = int(m.group("rule"))
+            rec.rule_id = _int32(m.group("rule"))
             line = m.group("line")
             rec.ip = _ip(m.group("ip")) or _first_ip(line)
             rec.username = _username(line)
@@ -137,7 +145,7 @@ def _classify(rec: NetfilterRecord, msg: str) -> None:
         m = _ATTEMPTS_RE.match(msg)
         if m is not None:
             rec.action = "warning"
-            rec.attempts_left = int(m.group("n"))
+            rec.attempts_left = _int32(m.group("n"))
             rec.network = m.group("net")
             rec.ip = _host_of(rec.network)
             return
@@ -146,7 +154,7 @@ def _classify(rec: NetfilterRecord, msg: str) -> None:
         if m is not None:
             rec.action = "banned"
             rec.network = m.group("net")
-            rec.ban_minutes = int(m.group("mins"))
+            rec.ban_minutes = _int32(m.group("mins"))
             rec.ip = _host_of(rec.network)
             return
     if msg.startswith("Unbanning "):

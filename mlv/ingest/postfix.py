@@ -49,6 +49,7 @@ from mlv.ingest.records import ParseError, PostfixRecord
 
 # Syslog-ng's default log-msg-size is 64 KiB, so anything longer did not come from mailcow.
 MAX_MESSAGE = 65536
+MAX_TIME = 253402300799  # 9999-12-31 23:59:59 UTC: later stamps are garbage and overflow dates
 
 # Short ids: 5 hex digits of microseconds + the inode in hex. Long ids (enable_long_queue_ids):
 # base-52 seconds and microseconds, a 'z', then the base-51 inode; the alphabet has no vowels,
@@ -171,7 +172,7 @@ def coerce_unix_time(value: object, what: str = "time") -> int:
         t = value
     elif isinstance(value, str):
         s = value.strip()
-        if s.isdigit():
+        if s.isascii() and s.isdigit() and len(s) <= 20:  # "²" is a digit int() refuses
             t = int(s)
         else:
             try:
@@ -190,6 +191,8 @@ def coerce_unix_time(value: object, what: str = "time") -> int:
         raise ParseError(f"{what} is not numeric")
     if t < 0:
         raise ParseError(f"{what} is negative")
+    if t > MAX_TIME:
+        raise ParseError(f"{what} is after the year 9999")
     return t
 
 
@@ -223,7 +226,7 @@ def syslog_item_fields(item: object) -> tuple[int, str, str, str]:
         priority = "info"
     elif not isinstance(priority, str):
         raise ParseError("priority is not a string")
-    return t, priority, clean_text(program), clean_text(message)
+    return t, clean_text(priority), clean_text(program), clean_text(message)
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -238,10 +241,12 @@ def _finite(text: str) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _bigint(text: str) -> int | None:
-    """An integer that fits a BIGINT column, else None."""
+def _bounded(text: str, bits: int = 64) -> int | None:
+    """A non-negative integer that fits a signed column of `bits` bits, else None."""
+    if len(text) > 19:  # int() also refuses strings of more than 4300 digits
+        return None
     value = int(text)
-    return value if value <= 2**63 - 1 else None
+    return value if value < 2 ** (bits - 1) else None
 
 
 def _hostip(s: str) -> tuple[str | None, str | None, int | None] | None:
@@ -255,7 +260,7 @@ def _hostip(s: str) -> tuple[str | None, str | None, int | None] | None:
     port = None
     if s[e + 1:e + 2] == ":":
         p = s[e + 2:]
-        if p.isdigit():
+        if p.isascii() and p.isdigit() and len(p) <= 5:  # a port, not "²" or 400 digits
             port = int(p)
     return (s[:b] or None), s[b + 1:e], port
 
@@ -289,7 +294,7 @@ def _set_client(rec: PostfixRecord, host: str | None, ip: str | None, port: int 
     elif ip:
         rec.client_ip = ip
     if port is not None:
-        rec.client_port = int(port)
+        rec.client_port = port if isinstance(port, int) else _bounded(port, 32)
 
 
 def _addr(v: str) -> str:
@@ -503,8 +508,8 @@ def _qmgr(rec: PostfixRecord, rest: str) -> None:
     size = m.group("size")
     if size is not None:
         rec.kind = "qmgr"
-        rec.size = _bigint(size)
-        rec.nrcpt = _bigint(m.group("nrcpt"))
+        rec.size = _bounded(size)
+        rec.nrcpt = _bounded(m.group("nrcpt"), 32)
     else:
         rec.kind = "expired"
         rec.status = m.group("status")
@@ -816,7 +821,7 @@ def _postscreen(rec: PostfixRecord, msg: str) -> None:
     ev = m.group("ev")
     ex["postscreen_event"] = ev
     rec.client_ip = m.group("ip")
-    rec.client_port = int(m.group("port"))
+    rec.client_port = _bounded(m.group("port"), 32)
     if ev != "CONNECT" and ev != "DISCONNECT":
         if ev.startswith("PASS") or "LIST" in ev:
             ex["postscreen_access"] = ev

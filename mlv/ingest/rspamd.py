@@ -82,6 +82,8 @@ def _symbols(value: object) -> dict[str, dict]:
     for name, sym in items:
         if not isinstance(name, str) or not name:
             continue
+        if not name.isascii() or "\x00" in name:
+            name = clean_text(name)
         if type(sym) is dict:
             # Fast path for the usual well-formed symbol: plain numbers and ASCII strings.
             score, metric, desc, options = (sym.get("score", 0), sym.get("metric_score"), sym.get("description"),
@@ -143,6 +145,7 @@ def parse_rspamd(item: object) -> RspamdRecord:
     action = item.get("action")
     if not isinstance(action, str) or not action:
         raise ParseError("action missing or not a string")
+    action = clean_text(action)
     symbols = _symbols(item.get("symbols"))
     ip = _opt_str(item.get("ip"))
     if ip in ("unknown", ""):
@@ -168,7 +171,7 @@ def parse_rspamd(item: object) -> RspamdRecord:
         rcpt_smtp=_str_list(item.get("rcpt_smtp")),
         rcpt_mime=_str_list(item.get("rcpt_mime")),
         subject=_opt_str(item.get("subject")),
-        size=int(size) if size is not None else None,
+        size=int(size) if size is not None and 0 <= size < 2**63 else None,  # a BIGINT column
         is_skipped=item.get("is_skipped") is True,
         time_real=_opt_number(item.get("time_real")),
         thresholds=_thresholds(item.get("thresholds")),

@@ -71,8 +71,9 @@ def parse_items(source: str, items: Iterable[Any], *, server_id: int = 1,
     """Parse raw items given OLDEST FIRST; malformed ones are skipped and counted, never raised."""
     parse = PARSERS[source]
     out = Parsed(source)
+    # The canonical form holds the item's time, so twins are counted per second even when a
+    # batch is not in time order (a line out of place must not hide its twin).
     twins: dict[str, int] = {}
-    last_time: int | None = None
     for item in items:
         try:
             record = parse(item)
@@ -81,9 +82,6 @@ def parse_items(source: str, items: Iterable[Any], *, server_id: int = 1,
             reason = str(exc)[:80] or "malformed item"
             out.skip_reasons[reason] = out.skip_reasons.get(reason, 0) + 1
             continue
-        if record.time != last_time:
-            twins.clear()
-            last_time = record.time
         canonical = _canonical(source, item)
         occurrence = twins.get(canonical, 0)
         twins[canonical] = occurrence + 1

@@ -7,6 +7,7 @@ appears in it.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -63,7 +64,8 @@ class MailcowClient:
             return json.loads(body)
         except ValueError:
             raise MailcowError(f"mailcow answered something that is not JSON for {url} "
-                               f"({len(body)} bytes starting {body[:40]!r})") from None
+                               f"({len(body)} bytes starting {one_line(body[:200].decode('utf-8', 'replace'), 60)!r})"
+                               ) from None
 
     def logs(self, source: str, count: int) -> list[Any]:
         """The newest `count` items of a log, newest first ({} from mailcow means none)."""
@@ -86,11 +88,23 @@ class MailcowClient:
         return []
 
 
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.I | re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def one_line(text: str, limit: int = 160) -> str:
+    """`text` without markup, its whitespace (newlines too) folded to single spaces, cut to `limit`."""
+    text = " ".join(_TAG.sub(" ", text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _msg(body: bytes) -> str:
+    """mailcow's "msg", or the gist of a non-JSON answer (an HTML error page's title) on one line."""
     try:
         data = json.loads(body)
     except ValueError:
-        return body[:120].decode("utf-8", "replace")
+        title = _TITLE.search(body[:4096])
+        return one_line((title.group(1) if title else body[:400]).decode("utf-8", "replace"))
     if isinstance(data, dict):
-        return str(data.get("msg", ""))
+        return one_line(str(data.get("msg", "")))
     return ""

@@ -7,6 +7,7 @@ the wall clock), by tests over real HTTP (time moves only when told), and by the
 
 from __future__ import annotations
 
+import json
 import secrets
 import socket
 import threading
@@ -65,7 +66,8 @@ class Emulator:
         self.buffers: dict[str, LogBuffer] = {n: LogBuffer(cap, trim) for n, (cap, trim) in REDIS_LOGS.items()}
         self.buffers.update({n: LogBuffer(cap, None) for n, cap in SQL_LOGS.items()})
         self.quarantine: list[dict] = []
-        sinks = {name: self._sink(buf) for name, buf in self.buffers.items()}
+        self.written: dict[str, int] = dict.fromkeys(self.buffers, 0)  # readable items ever pushed, per log
+        sinks = {name: self._sink(name, buf) for name, buf in self.buffers.items()}
         sinks["quarantine"] = self._quarantine_sink
         self.gen = TrafficGenerator(seed=seed, start=t0 - backfill_seconds, rate=rate, sinks=sinks,
                                     **generator_options)
@@ -76,11 +78,14 @@ class Emulator:
         self._app = None
 
     # ------------------------------------------------------------------ sinks
-    def _sink(self, buf: LogBuffer):
+    def _sink(self, name: str, buf: LogBuffer):
         gen_ref = self  # the generator does not exist yet when sinks are built
+        written = self.written
 
         def push(item):
             buf.push(item, gen_ref.gen.now)
+            if item is not None:
+                written[name] += 1
 
         return push
 
@@ -147,6 +152,22 @@ class Emulator:
             if name == "quarantine":
                 return list(self.quarantine)
             return self.buffers[name].items()
+
+    def inject_raw(self, name: str, items: list) -> None:
+        """Push arbitrary JSON values into a log buffer as its newest items (in the order given).
+
+        Whatever a broken or hostile mailcow could answer: objects with wrong types or missing keys,
+        strings, numbers, ``None`` (how mailcow renders a Redis line that is not valid UTF-8) and
+        strings with lone surrogates (served as ``\\udXXX`` escapes, since they cannot be UTF-8).
+        """
+        with self.lock:
+            buf = self.buffers[name]
+            for item in items:
+                buf.push(item, self.gen.now)
+                try:
+                    buf._frags[-1].encode("utf-8")
+                except UnicodeEncodeError:
+                    buf._frags[-1] = json.dumps(item, ensure_ascii=True).replace("/", "\\/")
 
     def mailq(self) -> list[dict]:
         """Current queue (``mailq/all`` entries)."""

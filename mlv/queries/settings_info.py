@@ -82,7 +82,9 @@ def import_status(conn: Connection, state: dict[str, dict]) -> dict[str, Any]:
         total = conn.execute(text(f"SELECT COALESCE(SUM({counter}), 0) FROM {table}")).scalar_one()
         oldest = conn.execute(text(f"SELECT MIN(time) FROM {source}_log")).scalar_one()
         out[source] = {"last_import": iso(s.get("last_import")), "last_fetch_run": iso(s.get("last_fetch")),
-                       "total_entries": int(total), "oldest_entry": iso(oldest)}
+                       "total_entries": int(total), "oldest_entry": iso(oldest),
+                       # the latest fetch's unreadable items: how many, and how many for each reason
+                       "skipped_last_fetch": int(s.get("skipped") or 0), "skip_reasons": s.get("skip_reasons") or {}}
     return out
 
 
@@ -129,14 +131,23 @@ def recent_incomplete(conn: Connection, *, limit: int = 20, now: int | None = No
 
 
 def settings_info(*, engine: Engine, settings: Settings, jobs: dict[str, dict]) -> dict[str, Any]:
-    """GET /api/settings/info."""
-    with engine.connect() as conn:
-        state = _state(conn, settings.server_id)
-        return {"configuration": configuration(settings, local_domains(conn, settings)),
-                "import_status": import_status(conn, state),
-                "correlation_status": correlation_status(conn, state),
-                "background_jobs": background_jobs(jobs, settings),
-                "recent_incomplete_correlations": recent_incomplete(conn)}
+    """GET /api/settings/info. With the database down, the jobs (and why they fail) are still shown."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with engine.connect() as conn:
+            state = _state(conn, settings.server_id)
+            return {"configuration": configuration(settings, local_domains(conn, settings)),
+                    "import_status": import_status(conn, state),
+                    "correlation_status": correlation_status(conn, state),
+                    "background_jobs": background_jobs(jobs, settings),
+                    "recent_incomplete_correlations": recent_incomplete(conn)}
+    except SQLAlchemyError as exc:
+        from mlv.ingest.fetcher import database_reason
+
+        return {"configuration": configuration(settings), "import_status": None, "correlation_status": None,
+                "background_jobs": background_jobs(jobs, settings), "recent_incomplete_correlations": [],
+                "database_error": database_reason(exc)}
 
 
 def settings_health(*, engine: Engine, now: int | None = None) -> dict[str, Any]:

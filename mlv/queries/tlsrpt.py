@@ -20,7 +20,7 @@ def _iso(ts: int | None) -> str | None:
 
 
 def _date(day: int) -> str:
-    return datetime.fromtimestamp(int(day), UTC).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(int(day), UTC).date().isoformat()  # year 1 is "0001", not "1"
 
 
 def _rate(success: int, fail: int) -> float:
