@@ -69,6 +69,13 @@ async def settings_page() -> None:
                                   column("last_fetch", "Last fetch"), column("total", "Lines", align="right"),
                                   column("oldest", "Oldest")], rows=rows, row_key="source") \
                     .props("flat dense").classes("w-full")
+                gaps = info.get("import_gaps") or []
+                if gaps:  # lines mailcow dropped before mlv could read them: never hidden
+                    notice(f"{len(gaps)} gap(s) in the import: mailcow's log buffers had moved on while mlv was "
+                           "not reading them.", kind="warning", marker="import-gaps")
+                    for g in gaps[:5]:
+                        ui.label(f"{g['source']}: lines between {when(g['last_known'])} and "
+                                 f"{when(g['newest_missing_before'])} are missing").classes("text-xs text-gray-600")
             with section("Correlation", icon="link", classes="flex-1", marker="correlation-status"):
                 c = info["correlation_status"]
                 if c is None:

@@ -130,6 +130,15 @@ def recent_incomplete(conn: Connection, *, limit: int = 20, now: int | None = No
              "age_minutes": max(0, (now - first) // 60)} for mid, qid, sender, rcpts, first in rows]
 
 
+def import_gaps(conn: Any, server_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest times mailcow's buffers had moved past what was imported (lines mlv never saw)."""
+    rows = conn.execute(text("SELECT source, detected_at, newest_missing_before, last_known, note FROM import_gap "
+                             "WHERE server_id = :s ORDER BY detected_at DESC, id DESC LIMIT :n"),
+                        {"s": server_id, "n": limit}).mappings().all()
+    return [{"source": r["source"], "detected_at": iso(r["detected_at"]), "last_known": iso(r["last_known"]),
+             "newest_missing_before": iso(r["newest_missing_before"]), "note": r["note"]} for r in rows]
+
+
 def settings_info(*, engine: Engine, settings: Settings, jobs: dict[str, dict]) -> dict[str, Any]:
     """GET /api/settings/info. With the database down, the jobs (and why they fail) are still shown."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -141,13 +150,14 @@ def settings_info(*, engine: Engine, settings: Settings, jobs: dict[str, dict]) 
                     "import_status": import_status(conn, state),
                     "correlation_status": correlation_status(conn, state),
                     "background_jobs": background_jobs(jobs, settings),
-                    "recent_incomplete_correlations": recent_incomplete(conn)}
+                    "recent_incomplete_correlations": recent_incomplete(conn),
+                    "import_gaps": import_gaps(conn, settings.server_id)}
     except SQLAlchemyError as exc:
         from mlv.ingest.fetcher import database_reason
 
         return {"configuration": configuration(settings), "import_status": None, "correlation_status": None,
                 "background_jobs": background_jobs(jobs, settings), "recent_incomplete_correlations": [],
-                "database_error": database_reason(exc)}
+                "import_gaps": [], "database_error": database_reason(exc)}
 
 
 def settings_health(*, engine: Engine, now: int | None = None) -> dict[str, Any]:

@@ -143,3 +143,20 @@ async def test_settings_health_and_info(api) -> None:
     assert set(info) == {"name", "version", "mailcow_url", "local_domains", "fetch_interval", "retention_days",
                          "timezone", "app_title", "app_logo_url", "blacklist_count", "auth_enabled"}
     assert "example.org" in info["local_domains"] and info["auth_enabled"] is True
+
+
+async def test_settings_info_lists_import_gaps(api, world) -> None:
+    from sqlalchemy import text
+
+    assert (await api.get("/api/settings/info")).json()["import_gaps"] == []
+    with world.engine.begin() as conn:
+        conn.execute(text("INSERT INTO import_gap (server_id, source, detected_at, newest_missing_before, last_known, "
+                          "note) VALUES (1, 'postfix', 1700000300, 1700000200, 1700000100, 'buffer wrapped')"))
+    try:
+        gaps = (await api.get("/api/settings/info")).json()["import_gaps"]
+        assert gaps == [{"source": "postfix", "detected_at": "2023-11-14T22:18:20Z",
+                         "last_known": "2023-11-14T22:15:00Z", "newest_missing_before": "2023-11-14T22:16:40Z",
+                         "note": "buffer wrapped"}]
+    finally:
+        with world.engine.begin() as conn:
+            conn.execute(text("DELETE FROM import_gap WHERE note = 'buffer wrapped'"))
