@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import Connection, Engine, text
 
+from mlv import clock
 from mlv.config import Settings
 from mlv.queries.common import bracketed, iso
 
@@ -122,7 +123,7 @@ def background_jobs(snapshot: dict[str, dict], settings: Settings) -> dict[str, 
 
 
 def recent_incomplete(conn: Connection, *, limit: int = 20, now: int | None = None) -> list[dict[str, Any]]:
-    now = int(now if now is not None else time.time())
+    now = int(now if now is not None else clock.now())
     rows = conn.execute(text("SELECT message_id, queue_id, sender, recipients, first_seen FROM message "
                              "WHERE is_complete = false ORDER BY last_seen DESC LIMIT :n"), {"n": limit}).all()
     return [{"message_id": bracketed(mid), "queue_id": qid, "sender": sender,
@@ -162,7 +163,7 @@ def settings_info(*, engine: Engine, settings: Settings, jobs: dict[str, dict]) 
 
 def settings_health(*, engine: Engine, now: int | None = None) -> dict[str, Any]:
     """GET /api/settings/health: database round trip and what arrived in the last five minutes."""
-    now = int(now if now is not None else time.time())
+    now = int(now if now is not None else clock.now())
     started = time.perf_counter()
     try:
         with engine.connect() as conn:

@@ -3,11 +3,11 @@ edges are counted from the table itself)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from mlv import clock
 from mlv.queries.common import iso
 from mlv.queries.messages import recent
 
@@ -59,7 +59,7 @@ def _netfilter(conn: Connection, now: int, windows: dict[str, int], actions: tup
 
 def dashboard(*, engine: Engine, now: int | None = None) -> dict[str, Any]:
     """GET /api/stats/dashboard."""
-    now = int(now if now is not None else time.time())
+    now = int(now if now is not None else clock.now())
     windows = {"24h": DAY, "7d": 7 * DAY, "30d": 30 * DAY}
     with engine.connect() as conn:
         buckets = _message_buckets(conn, now, windows)
@@ -88,7 +88,7 @@ def dashboard(*, engine: Engine, now: int | None = None) -> dict[str, Any]:
 
 def timeline(*, engine: Engine, hours: int = 24, now: int | None = None) -> dict[str, Any]:
     """GET /api/stats/timeline: messages per hour (the current hour last), spam and clean."""
-    now = int(now if now is not None else time.time())
+    now = int(now if now is not None else clock.now())
     last = now - now % HOUR
     first = last - (hours - 1) * HOUR
     with engine.connect() as conn:
@@ -106,7 +106,7 @@ def timeline(*, engine: Engine, hours: int = 24, now: int | None = None) -> dict
 
 def top_spam_triggers(*, engine: Engine, limit: int = 10, days: int = 7, now: int | None = None) -> dict[str, Any]:
     """The rspamd symbols that fired most often on mail rspamd judged spam, over the last `days` days."""
-    now = int(now if now is not None else time.time())
+    now = int(now if now is not None else clock.now())
     since = now - now % DAY - (days - 1) * DAY
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT symbol, SUM(hits) AS n FROM spam_symbol_daily WHERE day >= :d "
@@ -117,7 +117,7 @@ def top_spam_triggers(*, engine: Engine, limit: int = 10, days: int = 7, now: in
 
 def top_blocked_ips(*, engine: Engine, limit: int = 10, days: int = 7, now: int | None = None) -> dict[str, Any]:
     """The IPs with the most netfilter warnings and bans over the last `days` days."""
-    now = int(now if now is not None else time.time())
+    now = int(now if now is not None else clock.now())
     with engine.connect() as conn:
         rows = conn.execute(text("SELECT ip, COUNT(*) AS n, MAX(time) FROM netfilter_log WHERE time >= :t "
                                  "AND action IN ('warning', 'banned') AND ip IS NOT NULL GROUP BY ip "
