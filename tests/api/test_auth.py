@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mlv.api.auth import AuthConfig, AuthGuard, FailureLimiter
 from tests.api.conftest import PASSWORD, USER, build_app, client_for
-from tests.api.route_table import route_table
+from tests.api.route_table import route_table, walk_in_child
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = {("/api/health", "GET"), ("/login", "GET"), ("/login", "POST")}
@@ -39,13 +35,7 @@ async def test_every_route_of_the_app_needs_credentials(runtime) -> None:
 
 def test_every_route_of_the_real_nicegui_app_needs_credentials(tmp_path) -> None:
     """The NiceGUI app as `mlv serve` builds it (pages, socket.io mount, docs), walked in a child process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "DATABASE_", "MAILCOW_", "TRUSTED_"))}
-    env.update(AUTH_PASSWORD=PASSWORD, DATA_DIR=str(tmp_path), SCHEDULER_ENABLED="false",
-               NICEGUI_STORAGE_PATH=str(tmp_path / "nicegui"))
-    proc = subprocess.run([sys.executable, "-m", "tests.api.guard_walk"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = walk_in_child(tmp_path, PASSWORD)
     assert result["checked"] > 40 and "/_nicegui_ws/x" in result["paths"] and "/" in result["paths"]
     assert result["failures"] == [], result["failures"]
     assert result["websocket"] == "websocket.close"

@@ -5,10 +5,7 @@ the simulated clock that drives the mailcow emulator and the app together, and t
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,17 +16,15 @@ from typing import Any
 import httpx
 from sqlalchemy import Connection, Engine, text
 
+from mlv.jobs import ROLLUP_COUNTERS
 from mlv.mailcow.emulator import Emulator
-from tests.servers import free_port
-from tests.ui.browser import PASSWORD, AppServer
+from tests.ui.browser import AppServer, child_server
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_TABLES = ("postfix_log", "rspamd_log", "netfilter_log", "dovecot_log")
 MESSAGE_TABLES = ("message", "delivery", "message_queue")
 # Rollup tables: (bucket column, counter column).
-ROLLUPS = {"message_hourly": ("hour", "messages"), "address_daily": ("day", "messages"),
-           "postfix_hourly": ("hour", "lines"), "rspamd_hourly": ("hour", "lines"),
-           "netfilter_hourly": ("hour", "lines"), "spam_symbol_daily": ("day", "hits")}
+ROLLUPS = ROLLUP_COUNTERS  # rollup table -> (bucket column, counter column)
 
 
 def publish(path: Path, sim_time: float) -> None:
@@ -42,34 +37,9 @@ def publish(path: Path, sim_time: float) -> None:
 @contextmanager
 def soak_server(data_dir: Path, clock_path: Path, probe_path: Path, **settings: str) -> Iterator[AppServer]:
     """tests/hardening/soak_app.py (`mlv serve` on the simulated clock) on a free port; stopped on exit."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MAILCOW_", "AUTH_", "DATABASE_URL", "POSTGRES_", "PYTEST", "NICEGUI", "SMTP_",
-                                "DMARC_"))}
-    env.update({"DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", "AUTH_PASSWORD": PASSWORD,
-                "SOAK_CLOCK": str(clock_path), "SOAK_PROBE": str(probe_path), **settings})
-    log_path = data_dir / "server.log"
-    with open(log_path, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "tests.hardening.soak_app", "--port", str(port)], cwd=ROOT,
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = AppServer(f"http://127.0.0.1:{port}", process, data_dir, log_path, env)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the soak app exited: {server.log()[-3000:]}")
-            try:
-                if httpx.get(f"{server.base}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the soak app did not answer in 90 s: {server.log()[-3000:]}")
-            time.sleep(0.2)
+    with child_server(["-m", "tests.hardening.soak_app"], data_dir, name="the soak app", timeout=90,
+                      SOAK_CLOCK=str(clock_path), SOAK_PROBE=str(probe_path), **settings) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def read_probe(path: Path) -> dict[str, Any]:

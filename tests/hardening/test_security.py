@@ -8,11 +8,8 @@ import base64
 import csv
 import http.server
 import io
-import json
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +26,7 @@ from mlv.api.security import SWAGGER_CDN, SecurityHeaders, install_security_head
 from mlv.db import make_engine
 from mlv.mailcow.emulator import Emulator, start_emulator_thread
 from mlv.queries.exports import FORMULA_START
+from tests.api.route_table import walk_in_child
 from tests.hardening.figures import record
 from tests.servers import free_port
 from tests.ui.browser import PASSWORD, AppServer, app_server, launch, log_in
@@ -150,13 +148,7 @@ def browser() -> Iterator:  # type: ignore[type-arg]
 
 def test_the_route_walk_finds_every_route_and_websocket_guarded(tmp_path: Path) -> None:
     """tests/api/guard_walk.py over the real NiceGUI app (as tests/api/test_auth.py runs it)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTH_", "DATABASE_", "MAILCOW_", "TRUSTED_"))}
-    env.update(AUTH_PASSWORD=PASSWORD, DATA_DIR=str(tmp_path), SCHEDULER_ENABLED="false",
-               NICEGUI_STORAGE_PATH=str(tmp_path / "nicegui"))
-    proc = subprocess.run([sys.executable, "-m", "tests.api.guard_walk"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = walk_in_child(tmp_path, PASSWORD)
     assert result["failures"] == [] and result["websocket"] == "websocket.close"
     assert result["checked"] > 40 and "/_nicegui_ws/x" in result["paths"]
     FIGURES["1"] = [f"- Route walk (`tests/api/guard_walk.py`, the real NiceGUI app): {result['checked']} "

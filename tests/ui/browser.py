@@ -50,6 +50,16 @@ def app_server(data_dir: Path, *, db: Path | None = None, **settings: str) -> It
     data_dir.mkdir(parents=True, exist_ok=True)
     if db is not None:
         shutil.copy(db, data_dir / "mlv.db")
+    with child_server(["main.py"], data_dir, name="mlv serve", **settings) as server:
+        yield server
+
+
+@contextmanager
+def child_server(args: list[str], data_dir: Path, *, name: str, timeout: float = 60,
+                 **settings: str) -> Iterator[AppServer]:
+    """`python ARGS --port P` (the app) in a child process with a clean environment plus `settings`,
+    waited for until /api/health answers; stopped on exit."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("MAILCOW_", "AUTH_", "DATABASE_URL", "POSTGRES_", "PYTEST", "NICEGUI", "SMTP_",
@@ -57,21 +67,21 @@ def app_server(data_dir: Path, *, db: Path | None = None, **settings: str) -> It
     env.update({"DATA_DIR": str(data_dir), "PYTHONUNBUFFERED": "1", "AUTH_PASSWORD": PASSWORD, **settings})
     log_path = data_dir / "server.log"
     with open(log_path, "wb") as out:
-        process = subprocess.Popen([sys.executable, "main.py", "--port", str(port)], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, *args, "--port", str(port)], cwd=ROOT, env=env,
                                    stdout=out, stderr=subprocess.STDOUT)
     server = AppServer(f"http://127.0.0.1:{port}", process, data_dir, log_path, env)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"mlv serve exited: {server.log()[-3000:]}")
+                raise RuntimeError(f"{name} exited: {server.log()[-3000:]}")
             try:
                 if httpx.get(f"{server.base}/api/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"mlv serve did not answer in 60 s: {server.log()[-3000:]}")
+                raise RuntimeError(f"{name} did not answer in {timeout:.0f} s: {server.log()[-3000:]}")
             time.sleep(0.2)
         yield server
     finally:
