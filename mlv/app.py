@@ -83,7 +83,7 @@ def setup_ui(settings: Settings) -> None:
     """Register routes and pages on NiceGUI's app, and the start-up/shut-down hooks."""
     from nicegui import app
 
-    # NOTE: pages first: the UI's /login page must precede (shadow) the API's plain GET /login route.
+    # Pages first: the UI's /login page must precede (shadow) the API's plain GET /login route.
     import pages  # noqa: F401  (registers the @ui.page functions)
     from mlv.api import install_guard, register_routes
 
@@ -105,7 +105,7 @@ def setup_ui(settings: Settings) -> None:
         from mlv.jobs import registry
 
         registry.bind_loop(asyncio.get_running_loop())  # job status changes reach the pages as events
-        # NOTE: synchronous on purpose: NiceGUI runs an async startup handler as a background task, so
+        # Synchronous on purpose: NiceGUI runs an async startup handler as a background task, so
         # requests would reach the database while Alembic is still migrating it (and start a second migration).
         rt = start(settings)
         holder["rt"] = rt

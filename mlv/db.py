@@ -115,3 +115,22 @@ def include_object(obj: object, name: str | None, type_: str, reflected: bool, c
     if type_ == "index" and name in RAW_SQL_INDEXES:
         return False
     return not any(m in name for m in RAW_SQL_MARKERS)
+
+
+_HINTS = (("database is locked", "another process holds SQLite's write lock; the next run tries again"),
+          ("disk is full", "free space where the database lives (DATA_DIR); the next run tries again"),
+          ("disk i/o error", "check the disk of DATA_DIR"),
+          ("connection refused", "is the PostgreSQL server running?"),
+          ("server closed the connection", "the PostgreSQL server went away; the next run tries again"),
+          ("terminating connection", "the PostgreSQL server went away; the next run tries again"))
+
+
+def database_reason(exc: BaseException) -> str:
+    """One readable line for a database failure: the driver's words (no SQL, no links) and a hint."""
+    from mlv.mailcow.client import one_line
+
+    orig = getattr(exc, "orig", None) or exc
+    words = str(orig).split("\n[SQL:", 1)[0].split("(Background on this error", 1)[0]
+    words = one_line(words, 300) or type(orig).__name__
+    hint = next((h for key, h in _HINTS if key in words.lower()), None)
+    return f"database error: {words}" + (f" ({hint})" if hint else "")

@@ -139,7 +139,7 @@ class SecurityHeaders:
 def install_security_headers(app, *, logo_url: str = "", trusted_proxies: Iterable[str] = ()) -> None:  # type: ignore[no-untyped-def]
     """Wrap the app's whole middleware stack (built on the first request) in SecurityHeaders.
 
-    NOTE: middleware added later (NiceGUI adds its session and gzip middleware in ui.run) still
+    Middleware added later (NiceGUI adds its session and gzip middleware in ui.run) still
     ends up inside this layer, because it wraps what Starlette builds, not a list entry. Installing
     again (NiceGUI's test harness sets the app up once per test) replaces the layer, never stacks it."""
     if getattr(app, "middleware_stack", None) is not None:

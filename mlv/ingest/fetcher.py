@@ -22,8 +22,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from mlv.db import database_reason
 from mlv.ingest.pipeline import IngestResult, ingest_batch, local_domains
-from mlv.mailcow.client import MailcowClient, one_line
+from mlv.mailcow.client import MailcowClient
 
 log = logging.getLogger(__name__)
 
@@ -114,23 +115,6 @@ def fetch_source(client: MailcowClient, source: str, count: int, watermark: int 
 
 class FetchDatabaseError(RuntimeError):
     """The database could not be read or written during a fetch run (the run's transaction is rolled back)."""
-
-
-_HINTS = (("database is locked", "another process holds SQLite's write lock; the next run tries again"),
-          ("disk is full", "free space where the database lives (DATA_DIR); the next run tries again"),
-          ("disk i/o error", "check the disk of DATA_DIR"),
-          ("connection refused", "is the PostgreSQL server running?"),
-          ("server closed the connection", "the PostgreSQL server went away; the next run tries again"),
-          ("terminating connection", "the PostgreSQL server went away; the next run tries again"))
-
-
-def database_reason(exc: BaseException) -> str:
-    """One readable line for a database failure: the driver's words (no SQL, no links) and a hint."""
-    orig = getattr(exc, "orig", None) or exc
-    words = str(orig).split("\n[SQL:", 1)[0].split("(Background on this error", 1)[0]
-    words = one_line(words, 300) or type(orig).__name__
-    hint = next((h for key, h in _HINTS if key in words.lower()), None)
-    return f"database error: {words}" + (f" ({hint})" if hint else "")
 
 
 @dataclass

@@ -158,7 +158,7 @@ class Emulator:
 
         Whatever a broken or hostile mailcow could answer: objects with wrong types or missing keys,
         strings, numbers, ``None`` (how mailcow renders a Redis line that is not valid UTF-8) and
-        strings with lone surrogates (served as ``\\udXXX`` escapes, since they cannot be UTF-8).
+        strings with lone surrogates (served as JSON ``\\ud800``-style escapes, since they cannot be UTF-8).
         """
         with self.lock:
             buf = self.buffers[name]

@@ -154,7 +154,7 @@ def settings_info(*, engine: Engine, settings: Settings, jobs: dict[str, dict]) 
                     "recent_incomplete_correlations": recent_incomplete(conn),
                     "import_gaps": import_gaps(conn, settings.server_id)}
     except SQLAlchemyError as exc:
-        from mlv.ingest.fetcher import database_reason
+        from mlv.db import database_reason
 
         return {"configuration": configuration(settings), "import_status": None, "correlation_status": None,
                 "background_jobs": background_jobs(jobs, settings), "recent_incomplete_correlations": [],
