@@ -97,9 +97,10 @@ def _cut(value: str | None, size: int) -> str | None:
 
 
 def _postfix_row(r: PostfixRecord, h: int, server_id: int) -> tuple:
-    return (server_id, r.time, h, _cut(r.priority, 16), _cut(r.program, 64), r.message, _cut(r.kind, 16),
-            _cut(r.queue_id, 24), r.message_id, r.sender, r.recipient, r.orig_to, _cut(r.status, 16), r.relay,
-            r.delay, _cut(r.delays, 64), _cut(r.dsn, 16), r.client_host, _cut(r.client_ip, 64), r.sasl_user)
+    return (server_id, r.time, h, _cut(r.priority, 16), _cut(r.program, 64), r.message, r.message.isascii(),
+            _cut(r.kind, 16), _cut(r.queue_id, 24), r.message_id, r.sender, r.recipient, r.orig_to,
+            _cut(r.status, 16), r.relay, r.delay, _cut(r.delays, 64), _cut(r.dsn, 16), r.client_host,
+            _cut(r.client_ip, 64), r.sasl_user)
 
 
 def _rspamd_row(r: RspamdRecord, h: int, server_id: int, direction: str | None) -> tuple:
@@ -120,8 +121,8 @@ def _dovecot_row(r: DovecotRecord, h: int, server_id: int) -> tuple:
 
 
 COLUMNS = {
-    "postfix": ("server_id", "time", "line_hash", "priority", "program", "message", "kind", "queue_id",
-                "message_id", "sender", "recipient", "orig_to", "status", "relay", "delay", "delays", "dsn",
+    "postfix": ("server_id", "time", "line_hash", "priority", "program", "message", "message_ascii", "kind",
+                "queue_id", "message_id", "sender", "recipient", "orig_to", "status", "relay", "delay", "delays", "dsn",
                 "client_host", "client_ip", "sasl_user"),
     "rspamd": ("server_id", "time", "line_hash", "message_id", "score", "required_score", "action", "is_spam",
                "has_auth", "direction", "ip", "user", "sender_smtp", "sender_mime", "rcpt_smtp", "rcpt_mime",

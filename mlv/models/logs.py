@@ -8,7 +8,7 @@ The key starts with the time, which keeps inserts append-mostly (see bench/inges
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, SmallInteger, Text
+from sqlalchemy import BigInteger, Boolean, Column, Index, SmallInteger, Text
 from sqlmodel import Field, SQLModel
 
 from mlv.models.types import BIG_ID
@@ -33,6 +33,9 @@ class PostfixLog(LogLine, table=True):
     priority: str = Field(max_length=16)
     program: str = Field(max_length=64)
     message: str = Field(sa_column=Column(Text, nullable=False))
+    # True: the message is plain ASCII, so PostgreSQL's search may lower-case it the cheap way ("C"
+    # collation); NULL: not known (rows stored before migration 0006).
+    message_ascii: bool | None = Field(default=None, sa_column=Column(Boolean))
     kind: str = Field(max_length=16)
     queue_id: str | None = Field(default=None, max_length=24)
     message_id: str | None = Field(default=None, sa_column=Column(Text))

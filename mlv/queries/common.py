@@ -17,6 +17,8 @@ DOCS = {
                   "coalesce({p}sender_mime, '') || ' <' || coalesce({p}message_id, '') || '>'",
     "netfilter_log": "{p}message || ' ' || coalesce({p}username, '') || ' ' || coalesce({p}ip, '')",
 }
+# Tables whose document is one column with a flag telling it is plain ASCII (migration 0006).
+ASCII_FLAGS = {"postfix_log": "{p}message_ascii"}
 
 
 def iso(ts: int | float | None) -> str | None:

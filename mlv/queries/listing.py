@@ -129,13 +129,22 @@ def plan(conn: Connection, src: Source, q: Query, cap: int) -> Plan:
 @contextmanager
 def _settings(conn: Connection, pl: Plan) -> Iterator[None]:
     """PostgreSQL planner settings of a plan, for the statements inside only."""
-    for name, value in pl.pg_settings.items():
-        conn.execute(text(f"SET LOCAL {name} = {value}"))
+    if not pl.pg_settings:
+        yield
+        return
+    set_local(conn, pl.pg_settings)
     try:
         yield
-    finally:
-        for name in pl.pg_settings:
-            conn.execute(text(f"SET LOCAL {name} TO DEFAULT"))
+    finally:  # back to the session's values, in one round trip too
+        conn.execute(text("SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name = ANY(:names)"),
+                     {"names": list(pl.pg_settings)})
+
+
+def set_local(conn: Connection, settings: dict[str, str]) -> None:
+    """SET LOCAL of several settings in one round trip."""
+    names = list(settings)
+    conn.execute(text("SELECT " + ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))),
+                 {**{f"n{i}": n for i, n in enumerate(names)}, **{f"v{i}": settings[n] for i, n in enumerate(names)}})
 
 
 def rollup_total(conn: Connection, src: Source, q: Query) -> int:
@@ -247,8 +256,8 @@ def export_sql(conn: Connection, src: Source, q: Query, columns: str, *, limit: 
     """One streaming SELECT of `columns` for q, newest first, at most `limit` rows (the planner
     settings a PostgreSQL search needs stay set on `conn` for it)."""
     pl = plan(conn, src, q, cap)
-    for name, value in pl.pg_settings.items():
-        conn.execute(text(f"SET LOCAL {name} = {value}"))
+    if pl.pg_settings:
+        set_local(conn, pl.pg_settings)
     a = src.alias
     if pl.stream:
         sql = (f"SELECT {columns} FROM {pl.stream}" + "".join(f" AND {w}" for w in pl.where)

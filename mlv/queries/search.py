@@ -9,8 +9,8 @@ each checked for the term. Terms under 3 characters have no trigrams: rows are c
 PostgreSQL: pg_trgm GIN indexes. GIN answers with a bitmap of every match, which is quick for
 rare terms and slow for common ones, and the planner cannot tell them apart (LIKE '%x%' gets a
 fixed estimate). So the newest 2,000 rows are probed first: a term in 1% of them or more walks
-the time index (bitmap scans off, parallel workers allowed, ASCII rows lower-cased the cheap way),
-a rarer one uses the bitmap (plain index scans off).
+the time index (bitmap scans off; lines stored as ASCII lower-cased the cheap way, see
+postfix_log.message_ascii), a rarer one uses the bitmap (plain index scans off).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
 
-from mlv.queries.common import like_escape
+from mlv.queries.common import ASCII_FLAGS, like_escape
 
 if TYPE_CHECKING:
     from mlv.queries.listing import Plan, Query, Source
@@ -42,15 +42,18 @@ def postgres(conn: Connection, src: Source, base: Plan, term: str) -> Plan:
              f"ORDER BY {src.alias}.{src.time_col} DESC LIMIT :n) t WHERE lower(t.d) LIKE :_like ESCAPE '\\'")
     found = conn.execute(text(probe), {"n": PROBE_ROWS, "_like": like}).scalar_one()
     if found >= PROBE_ROWS * COMMON_SHARE:
-        if "||" not in doc:
-            # Checked on every row of the walk: lower() under the "C" collation folds ASCII only and
-            # costs half the database collation's; rows with other characters get the full lower(),
-            # so the rows found are the same.
-            base.where[-1] = (f"(lower({doc} COLLATE \"C\") LIKE :_like ESCAPE '\\' OR "
-                              f"(octet_length({doc}) <> char_length({doc}) AND lower({doc}) LIKE :_like ESCAPE '\\'))")
-        # the walk of the time index may be shared by parallel workers
-        base.pg_settings = {"enable_bitmapscan": "off", "parallel_setup_cost": "0", "parallel_tuple_cost": "0",
-                            "min_parallel_index_scan_size": "0"}
+        flag = ASCII_FLAGS.get(src.table)
+        if flag:
+            # Checked on every row of the walk: a line stored as plain ASCII is lower-cased under the "C"
+            # collation (a byte loop, half the cost of the database collation's); a line stored before the
+            # flag (NULL) is tested for other characters first; any other line gets the full lower(). So
+            # the rows found are the same as the rare-term plan's.
+            flag = flag.format(p=f"{src.alias}.")
+            base.where[-1] = (f"(CASE WHEN {flag} OR ({flag} IS NULL AND octet_length({doc}) = char_length({doc})) "
+                              f"THEN lower({doc} COLLATE \"C\") ELSE lower({doc}) END) LIKE :_like ESCAPE '\\'")
+        # The walk of the time index (its row estimate for LIKE is a guess: without these the planner may
+        # sort the whole table instead, or spend longer compiling the query than running it).
+        base.pg_settings = {"enable_bitmapscan": "off", "enable_seqscan": "off", "jit": "off"}
     else:
         base.pg_settings = {"enable_indexscan": "off", "enable_indexonlyscan": "off"}
     return base
