@@ -39,7 +39,18 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _postgres_session(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # Every query here answers a page within milliseconds. JIT compilation starts above a cost
+        # estimate, and LIKE's guessed row counts push walks with a LIMIT over it: tens of ms spent
+        # compiling a query that runs in less (measured: 54 ms for a 30 ms search).
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET jit = off")
+        dbapi_conn.commit()
+
+    return engine
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -49,3 +49,15 @@ def test_raw_sql_indexes_are_all_there(engine) -> None:  # type: ignore[no-untyp
     expected = RAW_SQL_INDEXES - ({"ix_message_seen_id"} if engine.dialect.name == "sqlite" else set())
     assert expected <= present, sorted(expected - present)
     assert "ix_delivery_recipient" not in present  # dropped by 0005: ix_delivery_recipient_ref covers it
+
+
+def test_connection_settings(engine) -> None:  # type: ignore[no-untyped-def]
+    """Every pooled connection gets the session settings mlv.db.make_engine promises."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+            assert conn.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        else:
+            assert conn.execute(text("SHOW jit")).scalar_one() == "off"
