@@ -132,19 +132,22 @@ def _settings(conn: Connection, pl: Plan) -> Iterator[None]:
     if not pl.pg_settings:
         yield
         return
-    set_local(conn, pl.pg_settings)
+    before = set_local(conn, pl.pg_settings)
     try:
         yield
-    finally:  # back to the session's values, in one round trip too
-        conn.execute(text("SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name = ANY(:names)"),
-                     {"names": list(pl.pg_settings)})
+    finally:
+        set_local(conn, before)
 
 
-def set_local(conn: Connection, settings: dict[str, str]) -> None:
-    """SET LOCAL of several settings in one round trip."""
+def set_local(conn: Connection, settings: dict[str, str]) -> dict[str, str]:
+    """SET LOCAL of several settings in one round trip; returns the values they had (read first:
+    OFFSET 0 keeps the inner SELECT a step of its own)."""
     names = list(settings)
-    conn.execute(text("SELECT " + ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))),
-                 {**{f"n{i}": n for i, n in enumerate(names)}, **{f"v{i}": settings[n] for i, n in enumerate(names)}})
+    params = {**{f"n{i}": n for i, n in enumerate(names)}, **{f"v{i}": settings[n] for i, n in enumerate(names)}}
+    old = ", ".join(f"current_setting(:n{i}) AS o{i}" for i in range(len(names)))
+    new = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
+    row = conn.execute(text(f"SELECT o.*, {new} FROM (SELECT {old} OFFSET 0) o"), params).one()
+    return dict(zip(names, row[:len(names)], strict=True))
 
 
 def rollup_total(conn: Connection, src: Source, q: Query) -> int:

@@ -64,3 +64,18 @@ def test_the_import_flags_ascii_lines(engine) -> None:  # type: ignore[no-untype
         flags = conn.execute(text("SELECT message_ascii FROM postfix_log WHERE message LIKE '%x@example.org%' "
                                   "ORDER BY time")).scalars().all()
     assert flags == [True, False, False]
+
+
+def test_planner_settings_are_set_and_given_back(engine) -> None:  # type: ignore[no-untyped-def]
+    from mlv.queries.listing import set_local
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("planner settings are PostgreSQL's")
+    with engine.begin() as conn:
+        before = set_local(conn, {"enable_seqscan": "off", "max_parallel_workers_per_gather": "0"})
+        assert before == {"enable_seqscan": "on", "max_parallel_workers_per_gather": "2"}
+        assert conn.execute(text("SHOW enable_seqscan")).scalar_one() == "off"
+        assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one() == "0"
+        set_local(conn, before)
+        assert conn.execute(text("SHOW enable_seqscan")).scalar_one() == "on"
+        assert conn.execute(text("SHOW max_parallel_workers_per_gather")).scalar_one() == "2"
