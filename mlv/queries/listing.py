@@ -28,6 +28,7 @@ from sqlalchemy import Connection, text
 from mlv.queries import search
 from mlv.queries.common import DOCS
 
+DEEP_OFFSET = 1000  # pages skipping this many rows or more get the plan's pg_deep settings too
 
 @dataclass(frozen=True)
 class Rollup:
@@ -88,6 +89,7 @@ class Plan:
     order: str = ""  # the stream's order
     known_capped: bool = False  # the stream's matches already reach the cap
     pg_settings: dict[str, str] = field(default_factory=dict)  # planner settings (search on PostgreSQL)
+    pg_deep: dict[str, str] = field(default_factory=dict)  # ... added for pages that skip DEEP_OFFSET rows or more
 
 
 @dataclass
@@ -127,12 +129,13 @@ def plan(conn: Connection, src: Source, q: Query, cap: int) -> Plan:
 
 
 @contextmanager
-def _settings(conn: Connection, pl: Plan) -> Iterator[None]:
-    """PostgreSQL planner settings of a plan, for the statements inside only."""
-    if not pl.pg_settings:
+def _settings(conn: Connection, pl: Plan, offset: int = 0) -> Iterator[None]:
+    """PostgreSQL planner settings of a plan (for a page at `offset`), for the statements inside only."""
+    settings = {**pl.pg_settings, **(pl.pg_deep if offset >= DEEP_OFFSET else {})}
+    if not settings:
         yield
         return
-    before = set_local(conn, pl.pg_settings)
+    before = set_local(conn, settings)
     try:
         yield
     finally:
@@ -217,7 +220,7 @@ def count(conn: Connection, src: Source, q: Query, cap: int, pl: Plan | None = N
 
 def _ids(conn: Connection, src: Source, pl: Plan, order: str, limit: int, offset: int) -> list[int]:
     sql = f"SELECT {src.alias}.id FROM {_from(src, pl)} ORDER BY {order} LIMIT :_lim OFFSET :_off"
-    with _settings(conn, pl):
+    with _settings(conn, pl, offset):
         return list(conn.execute(text(sql), {**pl.params, "_lim": limit, "_off": offset}).scalars().all())
 
 
