@@ -6,8 +6,9 @@ collation's lower()); others get the full lower(). Before this column each row h
 non-ASCII characters on every search, which cost as much as the lower-casing it saved.
 
 Adding a nullable column rewrites nothing on either database. Rows stored before it stay NULL and
-are tested as before: filling them in would rewrite every row, which on PostgreSQL doubles the table
-and scatters the rows the time index walks (measured: common-term searches twice as slow after).
+are tested as before: filling them in would rewrite every row, which on PostgreSQL grows the table by
+half and scatters the rows the time index walks (measured on 10M lines: 586 s, 2.5 -> 3.8 GB, the
+physical order of `time` down from 1.00 to 0.40).
 
 Revision ID: 0006
 Revises: 0005
