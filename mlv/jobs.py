@@ -150,6 +150,9 @@ def cleanup_old(engine: Engine, retention_days: int, *, now: float | None = None
             for table, (bucket, counter) in ROLLUP_COUNTERS.items())
     if engine.dialect.name == "sqlite":
         deleted["search_merges"] = merge_search_indexes(engine)
+    from mlv import memory
+
+    memory.trim()  # the day's deletions leave freed memory behind; the next day reuses little of it
     return deleted
 
 

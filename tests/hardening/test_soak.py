@@ -331,7 +331,9 @@ def test_memory_stays_bounded(soak: Soak) -> None:
     rss = [d["rss"] for d in soak.days]
     # The database (and SQLite's page cache with it) grows for 7 days, then stops: so must the process.
     assert max(rss[RETENTION_DAYS:]) <= max(rss[:RETENTION_DAYS]) * 1.2 + 20, rss
-    assert rss[-1] <= rss[1] * 1.5 + 100, rss
+    # End of a day is after its cleanup, which hands freed memory back (mlv.memory): flat from day 2 on.
+    # Without the arena limit and the trim it climbed 203 -> 270 MB from day 2 to day 9.
+    assert rss[-1] <= rss[1] + 40, rss
 
 
 def test_database_stops_growing_once_retention_cuts(soak: Soak) -> None:
