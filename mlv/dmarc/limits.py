@@ -200,6 +200,10 @@ def _zip_entry_count(data: bytes) -> int | None:
     return None if total == 0xFFFF else total
 
 
+# The compression methods Python's zipfile reads (others, e.g. Deflate64 or PPMd, are skipped with a note).
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
 def unzip(data: bytes, scope: Scope) -> list[tuple[str, bytes]]:
     """The files of a ZIP archive as (name, bytes), within the member and size limits."""
     limit = scope.limits.max_members
@@ -219,6 +223,9 @@ def unzip(data: bytes, scope: Scope) -> list[tuple[str, bytes]]:
             scope.notes.append(f"ZIP member {info.filename!r} is encrypted and was skipped")
             continue
         what = f"ZIP member {info.filename!r}"
+        if info.compress_type not in ZIP_METHODS:
+            scope.notes.append(f"{what} could not be read: compression method {info.compress_type} is not supported")
+            continue
         out: list[bytes] = []
         total = 0
         try:
@@ -228,7 +235,7 @@ def unzip(data: bytes, scope: Scope) -> list[tuple[str, bytes]]:
                     scope.take(len(chunk), what)
                     scope.check_ratio(total, info.compress_size, what)
                     out.append(chunk)
-        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, lzma.LZMAError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError, lzma.LZMAError) as exc:
             scope.notes.append(f"{what} could not be read: {exc}")
             continue
         files.append((info.filename, b"".join(out)))

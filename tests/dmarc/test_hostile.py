@@ -141,3 +141,19 @@ def test_hundred_thousand_record_report_accepted() -> None:
     for blob in (data, email):
         report = extract_reports(blob).reports[0]
         assert isinstance(report, AggregateReport) and len(report.records) == 100_000
+
+
+def test_zip_member_in_a_method_zipfile_cannot_read_is_skipped_with_a_reason() -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("deflate64.xml", SMALL)
+        archive.writestr("plain.xml", SMALL.replace(b"small", b"plain"))
+    data = bytearray(buf.getvalue())
+    # method 9 (Deflate64) in the first member's local header and in its central directory entry
+    data[8:10] = (9).to_bytes(2, "little")
+    central = data.index(b"PK\x01\x02")
+    data[central + 10:central + 12] = (9).to_bytes(2, "little")
+    found = extract_reports(bytes(data), filename="mixed.zip")
+    assert [r.report_id for r in found.reports] == ["plain"]
+    notes = found.reports[0].repairs  # what happened to the input travels with the reports found in it
+    assert any("deflate64.xml" in n and "compression method 9 is not supported" in n for n in notes), notes
