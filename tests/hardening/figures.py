@@ -13,6 +13,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 PATH = Path(__file__).resolve().parents[2] / "BENCHMARKS.md"
 SECTION = "## Reliability"
 INTRO = ("Written by the tests under `tests/hardening/` on every run of the suite: each subsection says what "
@@ -44,3 +46,17 @@ def record(topic: str, rows: list[str]) -> None:
         tmp = PATH.with_suffix(".md.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(PATH)
+
+
+def module_figures(topic: str):  # type: ignore[no-untyped-def]
+    """(rows by key, fixture): a module's tests fill the dict; the module-wide fixture, bound to a name
+    in that module, records its rows (sorted by key) as `### topic` once the module's tests are done."""
+    rows: dict[str, list[str]] = {}
+
+    @pytest.fixture(scope="module", autouse=True)
+    def figures():  # type: ignore[no-untyped-def]
+        yield
+        if rows:
+            record(topic, [row for key in sorted(rows) for row in rows[key]])
+
+    return rows, figures

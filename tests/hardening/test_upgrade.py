@@ -27,20 +27,13 @@ from mlv.queries.messages import MessageFilter, list_messages
 from mlv.queries.stats import dashboard, top_spam_triggers
 from tests.api.test_rollups import check as check_rollups
 from tests.correlate.test_truth import as_sources
-from tests.hardening.figures import record
+from tests.hardening.figures import module_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_TABLES = ["postfix_log", "rspamd_log", "netfilter_log", "dovecot_log", "message", "message_queue", "delivery",
                "ingest_state", "mailcow_object", "import_gap"]
 HOURS = 2  # of emulator traffic in the old database
-FIGURES: dict[str, list[str]] = {}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def figures() -> Iterator[None]:
-    yield
-    if FIGURES:
-        record("Upgrades", [row for key in sorted(FIGURES) for row in FIGURES[key]])
+FIGURES, figures = module_figures("Upgrades")
 
 
 def alembic_config(conn) -> Config:  # type: ignore[no-untyped-def]
