@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from mlv import memory
 from mlv.config import Settings
 
 log = logging.getLogger("mlv")
@@ -140,8 +141,6 @@ def run(settings: Settings, *, host: str = "127.0.0.1", port: int = 8080, native
             raise ConfigError(problem)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("mlv").setLevel(min(logging.INFO, logging.getLevelName(settings.log_level)))
-    from mlv import memory
-
     memory.limit_arenas()  # before the first thread
     setup_ui(settings)
     url = f"http://{host}:{port}/"

@@ -18,7 +18,7 @@ from typing import Any
 from nicegui import Event
 from sqlalchemy import Engine, text
 
-from mlv import clock
+from mlv import clock, memory
 from mlv.config import Settings
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,6 @@ def cleanup_old(engine: Engine, retention_days: int, *, now: float | None = None
             for table, (bucket, counter) in ROLLUP_COUNTERS.items())
     if engine.dialect.name == "sqlite":
         deleted["search_merges"] = merge_search_indexes(engine)
-    from mlv import memory
-
-    memory.trim()  # the day's deletions leave freed memory behind; the next day reuses little of it
     return deleted
 
 
@@ -233,6 +230,11 @@ class Scheduler:
         except asyncio.CancelledError:  # the app is shutting down; the thread finishes on its own
             log.info("job %s: no longer waited for (shutdown)", name)
 
+    def _cleanup(self) -> dict[str, Any]:
+        deleted = cleanup_old(self.engine, self.settings.retention_days)
+        memory.trim()  # the day's deletions leave freed memory behind; the next day reuses little of it
+        return deleted
+
     def _pending(self, key: str) -> Callable[[], dict[str, Any]]:
         def work() -> dict[str, Any]:
             return {"pending_items": pending_counts(self.engine)[key]}
@@ -251,7 +253,7 @@ class Scheduler:
         add(self._run, "interval", seconds=60, args=["expire_correlations", self._pending("stale")],
             id="expire_correlations", max_instances=1, coalesce=True)
         add(self._run, "cron", hour=2, minute=0,
-            args=["cleanup_logs", lambda: cleanup_old(self.engine, s.retention_days)],
+            args=["cleanup_logs", self._cleanup],
             id="cleanup_logs", max_instances=1, coalesce=True)
         registry.jobs["cleanup_logs"].status = "scheduled"
         # First check soon after start-up, once the first fetch has brought mailcow's domains.

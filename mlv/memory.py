@@ -10,11 +10,8 @@ the deleted day's work left free. Neither does anything on another C library or 
 from __future__ import annotations
 
 import ctypes
-import logging
 import os
 import sys
-
-log = logging.getLogger(__name__)
 
 M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
 

@@ -38,7 +38,7 @@ def postgres(conn: Connection, src: Source, base: Plan, term: str) -> Plan:
     base.params["_like"] = like
     base.where.append(f"lower({src.doc()}) LIKE :_like ESCAPE '\\'")
     a = src.alias
-    flag = ASCII_FLAGS.get(src.table)
+    flag = ASCII_FLAGS.get(src.table, "").format(p=f"{a}.")
     # Rows checked one by one (the probe, and the walk below): a line stored as plain ASCII is
     # lower-cased under the "C" collation (a byte loop, half the cost of the database collation's); a
     # line stored before the flag (NULL) is tested for other characters first; any other line gets the
@@ -46,13 +46,13 @@ def postgres(conn: Connection, src: Source, base: Plan, term: str) -> Plan:
     check = ("(CASE WHEN {f} OR ({f} IS NULL AND octet_length({d}) = char_length({d})) "
              "THEN lower({d} COLLATE \"C\") ELSE lower({d}) END) LIKE :_like ESCAPE '\\'" if flag else
              "lower({d}) LIKE :_like ESCAPE '\\'")
-    cols = f"{src.doc()} AS d" + (f", {flag.format(p=f'{a}.')} AS f" if flag else "")
+    cols = f"{src.doc()} AS d" + (f", {flag} AS f" if flag else "")
     probe = (f"SELECT COUNT(*) FROM (SELECT {cols} FROM {src.table} {a} ORDER BY {a}.{src.time_col} DESC "
              f"LIMIT :n) t WHERE {check.format(d='t.d', f='t.f')}")
     found = conn.execute(text(probe), {"n": PROBE_ROWS, "_like": like}).scalar_one()
     if found >= PROBE_ROWS * COMMON_SHARE:
         if flag:
-            base.where[-1] = check.format(d=src.doc(), f=flag.format(p=f"{a}."))
+            base.where[-1] = check.format(d=src.doc(), f=flag)
         # The walk of the time index (its row estimate for LIKE is a guess: without these the planner may
         # read the whole table and sort it instead). Parallel workers take longer to start than the walk
         # of a first page takes (14 ms against 4 measured), but share a deep page's walk (messages past the
